@@ -1,0 +1,119 @@
+// Package endpoint defines the one interface between fcp's sync logic and a
+// place where files live. Package endpoint/local implements it on the local
+// filesystem; package endpoint/remote implements it as a proxy that speaks
+// the wire protocol to an agent, and serves any implementation to a proxy.
+// The sync logic cannot tell the two apart.
+package endpoint
+
+import (
+	"context"
+	"errors"
+
+	"github.com/fcp-dev/fcp/internal/wire"
+)
+
+// Errors an implementation returns, wrapped with detail. Remote
+// implementations rebuild them from wire codes so errors.Is works across a
+// connection. Errors from the filesystem keep their fs sentinels
+// (fs.ErrNotExist, fs.ErrPermission, fs.ErrExist) under the wrapping.
+var (
+	// ErrInvalidPath means a path from the peer was refused: absolute,
+	// containing "..", NUL, or leading through a symlink or a non-directory.
+	ErrInvalidPath = errors.New("endpoint: invalid path")
+	// ErrMismatch means data did not match the hash its reader computed.
+	ErrMismatch = errors.New("endpoint: data does not match its hash")
+	// ErrChanged means a source file changed while it was read.
+	ErrChanged = errors.New("endpoint: file changed while read")
+	// ErrNoSpace means the destination filesystem is full.
+	ErrNoSpace = errors.New("endpoint: no space left on device")
+	// ErrClosed means the endpoint or its connection is gone.
+	ErrClosed = errors.New("endpoint: closed")
+)
+
+// Host is a machine fcp acts on: this one, or the far end of an agent
+// connection. Methods are safe for concurrent use.
+//
+// Host paths (arguments of Stat, Glob and Open) are resolved as a shell on
+// that host would: absolute, relative to the working directory (the home
+// directory for an agent started over ssh), "~" or "~/...".
+type Host interface {
+	// Stat reports whether path exists and what it is, following a final
+	// symlink. A missing path is not an error: Exists is false.
+	Stat(ctx context.Context, path string) (wire.StatResp, error)
+	// Glob expands pattern (path/filepath.Match syntax per component) and
+	// returns the absolute matches, sorted; none is not an error.
+	Glob(ctx context.Context, pattern string) ([]string, error)
+	// Open returns an Endpoint rooted at the directory dir. With create, a
+	// missing last component of dir is made (its parent must exist).
+	Open(ctx context.Context, dir string, create bool) (Endpoint, error)
+	// Close ends the session, closing every Endpoint opened from it.
+	Close() error
+}
+
+// ScanOptions adjusts Endpoint.Scan.
+type ScanOptions struct {
+	// Hash fills Entry.Sum for regular files (costs a full read).
+	Hash bool
+	// Rules are filter rules in the text form of package filter; entries
+	// they exclude are not reported and excluded directories not entered.
+	Rules []string
+}
+
+// Chunk is the result of Endpoint.Read.
+type Chunk struct {
+	Data  []byte
+	Sum   wire.Sum // BLAKE3 of Data, computed where it was read
+	Size  int64    // file size after the read
+	Mtime int64    // file mtime after the read, ns
+}
+
+// Endpoint is a directory tree rooted at one directory. Every path argument
+// and every Entry.Path is relative to the root and must satisfy
+// wire.ValidPath; implementations refuse others with ErrInvalidPath.
+// Writing implementations never touch anything outside the root, never
+// follow a symlink found in the tree when writing (a symlink or file in
+// the way of a directory is replaced, not followed), and never leave a
+// partial file at a final path.
+//
+// Methods are safe for concurrent use. Apply calls and file commits are
+// applied in the order their calls return; callers order dependent work
+// (a directory before the files in it) by waiting for the earlier call.
+type Endpoint interface {
+	// Scan calls fn for rel and, if rel is a directory, everything beneath
+	// it, in wire.ComparePaths order of the paths, which are relative to
+	// rel ("." for rel itself). Symlinks are reported, not followed; other
+	// special files are skipped. An error from fn stops the scan and is
+	// returned. A missing rel yields an error matching fs.ErrNotExist.
+	Scan(ctx context.Context, rel string, opts ScanOptions, fn func(*wire.Entry) error) error
+
+	// Read returns up to n bytes (n <= wire.MaxChunk) at off of the
+	// regular file rel. Fewer bytes than n means end of file.
+	Read(ctx context.Context, rel string, off int64, n int) (Chunk, error)
+
+	// Create starts writing the regular file rel; size is a hint. Nothing
+	// appears at rel until Commit succeeds.
+	Create(ctx context.Context, rel string, size int64) (FileWriter, error)
+
+	// Apply performs ops in order and returns one error (or nil) per op.
+	// The second result is a failure of the call as a whole (a lost
+	// connection), after which the per-op results are unknown.
+	Apply(ctx context.Context, ops []wire.Op) ([]error, error)
+
+	// Close releases the endpoint.
+	Close() error
+}
+
+// FileWriter is a file being written. It is not safe for concurrent use.
+// Errors of Write may be reported late, by a later Write or by Commit.
+type FileWriter interface {
+	// Write stores data at off after checking it against sum (the BLAKE3
+	// hash its reader computed); a mismatch fails with ErrMismatch.
+	Write(ctx context.Context, off int64, data []byte, sum wire.Sum) error
+	// Commit checks that exactly size bytes were written, sets mode
+	// (07777 bits) and mtime (ns), and atomically replaces whatever is at
+	// the path (a file or symlink; a directory is removed first).
+	Commit(ctx context.Context, size int64, mode uint32, mtime int64) error
+	// Abort discards the file. It is safe after Commit (then it does
+	// nothing) and may be called more than once.
+	Abort() error
+}

@@ -1,0 +1,322 @@
+package wire
+
+import "errors"
+
+// Protocol versions this build speaks. A peer whose range does not overlap
+// [MinVersion, Version] is refused with ErrVersion.
+const (
+	Version    uint16 = 1
+	MinVersion uint16 = 1
+)
+
+// Magic starts every connection, in both directions. Like PNG's signature
+// it contains a high-bit byte, CR LF, a ^Z and LF, so a channel that mangles
+// line endings or strips the eighth bit is caught at once.
+var Magic = [8]byte{0x89, 'F', 'C', 'P', '\r', '\n', 0x1a, '\n'}
+
+// Limits on what a peer may send. Decoders reject anything larger before
+// allocating for it.
+const (
+	MaxFrame    = 8 << 20 // bytes in one frame, header excluded
+	MaxChunk    = 4 << 20 // bytes of file data in one Data or ReadResp
+	MaxPath     = 4096    // bytes in one path
+	MaxName     = 255     // bytes in one path component
+	MaxString   = 64 << 10
+	MaxBatch    = 4096 // entries in one ScanBatch, ops in one ApplyReq, paths in one GlobResp
+	MaxRules    = 4096 // filter rules in one ScanReq
+	MaxCredit   = 1024 // outstanding ScanBatch credits
+	DefaultRead = 1 << 20
+)
+
+// Errors reported by the decoder and the handshake. They are wrapped with
+// detail; test with errors.Is.
+var (
+	ErrProtocol = errors.New("wire: protocol error")
+	ErrTooLarge = errors.New("wire: frame too large")
+	ErrVersion  = errors.New("wire: incompatible protocol version")
+	ErrNoise    = errors.New("wire: unexpected output before handshake")
+)
+
+// Kind identifies a message type on the wire. Values are stable across
+// versions; new kinds get new numbers.
+type Kind uint8
+
+// Message kinds. Requests go from controller to agent, responses back.
+const (
+	KindHello     Kind = 1
+	KindResult    Kind = 2 // response: success or error of a request
+	KindCancel    Kind = 3 // controller: abandon request id
+	KindStatReq   Kind = 10
+	KindStatResp  Kind = 11
+	KindGlobReq   Kind = 12
+	KindGlobResp  Kind = 13
+	KindOpenReq   Kind = 14
+	KindOpenResp  Kind = 15
+	KindCloseReq  Kind = 16
+	KindScanReq   Kind = 20
+	KindScanBatch Kind = 21
+	KindScanMore  Kind = 22 // controller grants more ScanBatch credit
+	KindReadReq   Kind = 30
+	KindReadResp  Kind = 31
+	KindApplyReq  Kind = 40
+	KindApplyResp Kind = 41
+	KindCreateReq Kind = 50 // no response; errors surface at Commit
+	KindData      Kind = 51 // no response; errors surface at Commit
+	KindCommitReq Kind = 52 // answered by Result
+	KindAbortReq  Kind = 53 // no response
+)
+
+// Message is implemented by every message type in this package.
+type Message interface {
+	Kind() Kind
+}
+
+// FileType is the type of a tree entry.
+type FileType uint8
+
+// File types. Other kinds of file (devices, sockets, FIFOs) are not
+// transferred by this protocol version.
+const (
+	TypeFile    FileType = 1
+	TypeDir     FileType = 2
+	TypeSymlink FileType = 3
+)
+
+// String returns "file", "dir" or "symlink".
+func (t FileType) String() string {
+	switch t {
+	case TypeFile:
+		return "file"
+	case TypeDir:
+		return "dir"
+	case TypeSymlink:
+		return "symlink"
+	}
+	return "unknown"
+}
+
+// Sum is a BLAKE3-256 content hash.
+type Sum [32]byte
+
+// Entry describes one item of a tree as a scan sees it.
+type Entry struct {
+	// Path is relative to the scanned directory, slash-separated, "." for
+	// the scanned item itself. It may hold any bytes but NUL, including
+	// invalid UTF-8 and newlines (see ValidPath).
+	Path   string
+	Type   FileType
+	Mode   uint32 // permission and set-id/sticky bits (07777)
+	Size   int64  // bytes, for files; 0 otherwise
+	Mtime  int64  // modification time, nanoseconds since the Unix epoch
+	Target string // link target, for symlinks
+	HasSum bool   // Sum is set (scans with ScanReq.Hash)
+	Sum    Sum
+}
+
+// Code classifies an error that crosses the wire, so the receiving side can
+// rebuild an error that errors.Is recognises.
+type Code uint8
+
+// Error codes. CodeOK means success.
+const (
+	CodeOK         Code = 0
+	CodeOther      Code = 1
+	CodeNotExist   Code = 2
+	CodeExist      Code = 3
+	CodePermission Code = 4
+	CodeInvalid    Code = 5 // bad path or argument from the peer
+	CodeNoSpace    Code = 6
+	CodeMismatch   Code = 7 // data did not match its hash
+	CodeChanged    Code = 8 // source changed while read
+	CodeNotDir     Code = 9
+	CodeIsDir      Code = 10
+	CodeCanceled   Code = 11
+	CodeReadOnly   Code = 12
+	maxCode        Code = 12
+)
+
+// Hello is the first frame each side sends, after Magic.
+type Hello struct {
+	MinVersion uint16
+	MaxVersion uint16
+	Caps       uint64 // capability bits; none defined in version 1
+	Software   string // e.g. "fcp 0.1.0 linux/amd64", for messages only
+}
+
+// Result ends a request: Code is CodeOK or the error class, Msg the
+// human-readable error text.
+type Result struct {
+	Code Code
+	Msg  string
+}
+
+// Cancel asks the agent to abandon the request with the frame's id. The
+// request still ends with a Result (usually CodeCanceled).
+type Cancel struct{}
+
+// StatReq asks about Path on the agent's host. Path may be absolute,
+// relative to the agent's working directory, "~" or start with "~/".
+// A final symlink is followed.
+type StatReq struct {
+	Path string
+}
+
+// StatResp answers StatReq. Abs is Path made absolute and clean.
+type StatResp struct {
+	Abs    string
+	Exists bool
+	Type   FileType // valid when Exists
+}
+
+// GlobReq asks the agent to expand a shell-style pattern (path/filepath
+// Match syntax) on its host, resolved like StatReq.Path.
+type GlobReq struct {
+	Pattern string
+}
+
+// GlobResp lists the matches of GlobReq, sorted, absolute.
+type GlobResp struct {
+	Paths []string
+}
+
+// OpenReq opens an endpoint rooted at the directory Path (resolved like
+// StatReq.Path). With Create, a missing last component is created.
+// The frame id of the OpenResp answer becomes the root handle that later
+// requests name.
+type OpenReq struct {
+	Path   string
+	Create bool
+}
+
+// OpenResp answers OpenReq with the root's handle and absolute path.
+type OpenResp struct {
+	Root uint32
+	Abs  string
+}
+
+// CloseReq releases a root handle. Answered by Result.
+type CloseReq struct {
+	Root uint32
+}
+
+// ScanReq asks for the entries under Path (relative to the root) in tree
+// order. The agent sends at most Credit ScanBatch frames, then waits for
+// ScanMore; the scan ends with a Result.
+type ScanReq struct {
+	Root   uint32
+	Path   string
+	Hash   bool     // fill Entry.Sum for regular files
+	Rules  []string // filter rules, in the filter package's text form
+	Credit uint32
+}
+
+// ScanBatch carries the next entries of a scan.
+type ScanBatch struct {
+	Entries []Entry
+}
+
+// ScanMore grants N more ScanBatch frames to the scan with the frame's id.
+type ScanMore struct {
+	N uint32
+}
+
+// ReadReq asks for up to Len bytes at Off of the regular file Path.
+type ReadReq struct {
+	Root uint32
+	Path string
+	Off  int64
+	Len  uint32
+}
+
+// ReadResp answers ReadReq. Sum is the BLAKE3 hash of Data computed where
+// the data was read; Size and Mtime describe the file as it was after the
+// read, so the controller can tell that it changed.
+type ReadResp struct {
+	Data  []byte
+	Sum   Sum
+	Size  int64
+	Mtime int64
+}
+
+// OpKind is the kind of a namespace operation.
+type OpKind uint8
+
+// Operation kinds.
+const (
+	OpMkdir   OpKind = 1 // make a directory, replacing a non-directory
+	OpSymlink OpKind = 2 // make a symlink to Target, replacing what is there
+	OpRemove  OpKind = 3 // remove Path, recursively, never following links
+	OpSetMeta OpKind = 4 // set Mode and Mtime of Path (not following links)
+)
+
+// Op is one namespace operation of an ApplyReq.
+type Op struct {
+	Kind   OpKind
+	Path   string
+	Mode   uint32
+	Mtime  int64
+	Target string
+}
+
+// ApplyReq performs Ops in order under the root. Failure of one op does not
+// stop the others.
+type ApplyReq struct {
+	Root uint32
+	Ops  []Op
+}
+
+// ApplyResp answers ApplyReq with one Result per op, in order.
+type ApplyResp struct {
+	Results []Result
+}
+
+// CreateReq starts writing the regular file Path under the root; the frame
+// id names the file in the Data, CommitReq and AbortReq frames that follow.
+// Nothing appears at Path until a successful commit.
+type CreateReq struct {
+	Root uint32
+	Path string
+	Size int64 // expected final size, a hint for preallocation
+}
+
+// Data carries bytes for the file being created under the frame's id, at
+// offset Off. Sum is the BLAKE3 hash of Data as computed by the reader of
+// the source; the receiver verifies it before writing.
+type Data struct {
+	Off  int64
+	Data []byte
+	Sum  Sum
+}
+
+// CommitReq ends a file: the receiver checks that Size bytes were written,
+// sets Mode and Mtime and renames the file into place. Answered by Result.
+type CommitReq struct {
+	Size  int64
+	Mode  uint32
+	Mtime int64
+}
+
+// AbortReq discards the file being created under the frame's id.
+type AbortReq struct{}
+
+func (*Hello) Kind() Kind     { return KindHello }
+func (*Result) Kind() Kind    { return KindResult }
+func (*Cancel) Kind() Kind    { return KindCancel }
+func (*StatReq) Kind() Kind   { return KindStatReq }
+func (*StatResp) Kind() Kind  { return KindStatResp }
+func (*GlobReq) Kind() Kind   { return KindGlobReq }
+func (*GlobResp) Kind() Kind  { return KindGlobResp }
+func (*OpenReq) Kind() Kind   { return KindOpenReq }
+func (*OpenResp) Kind() Kind  { return KindOpenResp }
+func (*CloseReq) Kind() Kind  { return KindCloseReq }
+func (*ScanReq) Kind() Kind   { return KindScanReq }
+func (*ScanBatch) Kind() Kind { return KindScanBatch }
+func (*ScanMore) Kind() Kind  { return KindScanMore }
+func (*ReadReq) Kind() Kind   { return KindReadReq }
+func (*ReadResp) Kind() Kind  { return KindReadResp }
+func (*ApplyReq) Kind() Kind  { return KindApplyReq }
+func (*ApplyResp) Kind() Kind { return KindApplyResp }
+func (*CreateReq) Kind() Kind { return KindCreateReq }
+func (*Data) Kind() Kind      { return KindData }
+func (*CommitReq) Kind() Kind { return KindCommitReq }
+func (*AbortReq) Kind() Kind  { return KindAbortReq }
