@@ -1,0 +1,302 @@
+package wire
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// maxMode bounds the permission and set-id/sticky bits in a mode.
+const maxMode = 0o7777
+
+func validType(t FileType) bool {
+	return t == TypeFile || t == TypeDir || t == TypeSymlink
+}
+
+// validTarget checks a symlink target: non-empty, no NUL, at most MaxPath
+// bytes. Targets may be absolute or hold ".."; they are stored, not
+// followed.
+func validTarget(s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("%w: empty symlink target", ErrProtocol)
+	case len(s) > MaxPath:
+		return fmt.Errorf("%w: symlink target of %d bytes", ErrProtocol, len(s))
+	case strings.IndexByte(s, 0) >= 0:
+		return fmt.Errorf("%w: NUL in symlink target %q", ErrProtocol, s)
+	}
+	return nil
+}
+
+// Validate checks that MinVersion is at least 1 and at most MaxVersion, and
+// that Software is at most 256 bytes.
+func (m *Hello) Validate() error {
+	switch {
+	case m.MinVersion == 0:
+		return fmt.Errorf("%w: Hello.MinVersion is 0", ErrProtocol)
+	case m.MinVersion > m.MaxVersion:
+		return fmt.Errorf("%w: Hello version range %d..%d is empty", ErrProtocol, m.MinVersion, m.MaxVersion)
+	case len(m.Software) > maxSoftware:
+		return fmt.Errorf("%w: Hello.Software of %d bytes exceeds %d", ErrProtocol, len(m.Software), maxSoftware)
+	}
+	return nil
+}
+
+// Validate checks that Code is a defined code and Msg at most MaxString
+// bytes.
+func (m *Result) Validate() error {
+	switch {
+	case m.Code > maxCode:
+		return fmt.Errorf("%w: unknown Result.Code %d", ErrProtocol, m.Code)
+	case len(m.Msg) > MaxString:
+		return fmt.Errorf("%w: Result.Msg of %d bytes exceeds %d", ErrProtocol, len(m.Msg), MaxString)
+	}
+	return nil
+}
+
+// Validate accepts every Cancel.
+func (m *Cancel) Validate() error { return nil }
+
+// Validate checks Path as a host path: non-empty, no NUL, at most MaxPath
+// bytes.
+func (m *StatReq) Validate() error {
+	return validHostPath(m.Path)
+}
+
+// Validate checks Abs as a host path and, when Exists, Type; when not
+// Exists, Type must be zero.
+func (m *StatResp) Validate() error {
+	if err := validHostPath(m.Abs); err != nil {
+		return err
+	}
+	switch {
+	case m.Exists && !validType(m.Type):
+		return fmt.Errorf("%w: StatResp of %q: unknown type %d", ErrProtocol, m.Abs, m.Type)
+	case !m.Exists && m.Type != 0:
+		return fmt.Errorf("%w: StatResp of missing %q has type %d", ErrProtocol, m.Abs, m.Type)
+	}
+	return nil
+}
+
+// Validate checks Pattern as a host path.
+func (m *GlobReq) Validate() error {
+	return validHostPath(m.Pattern)
+}
+
+// Validate checks that there are at most MaxBatch paths, each a valid host
+// path.
+func (m *GlobResp) Validate() error {
+	if len(m.Paths) > MaxBatch {
+		return fmt.Errorf("%w: GlobResp of %d paths exceeds %d", ErrProtocol, len(m.Paths), MaxBatch)
+	}
+	for _, p := range m.Paths {
+		if err := validHostPath(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate checks Path as a host path.
+func (m *OpenReq) Validate() error {
+	return validHostPath(m.Path)
+}
+
+// Validate checks Abs as a host path.
+func (m *OpenResp) Validate() error {
+	return validHostPath(m.Abs)
+}
+
+// Validate accepts every CloseReq.
+func (m *CloseReq) Validate() error { return nil }
+
+// Validate checks that Path satisfies ValidPath, that there are at most
+// MaxRules rules of at most MaxString bytes each, and that Credit is at
+// most MaxCredit.
+func (m *ScanReq) Validate() error {
+	if err := ValidPath(m.Path); err != nil {
+		return err
+	}
+	if len(m.Rules) > MaxRules {
+		return fmt.Errorf("%w: ScanReq of %d rules exceeds %d", ErrProtocol, len(m.Rules), MaxRules)
+	}
+	for _, r := range m.Rules {
+		if len(r) > MaxString {
+			return fmt.Errorf("%w: ScanReq rule of %d bytes exceeds %d", ErrProtocol, len(r), MaxString)
+		}
+	}
+	if m.Credit > MaxCredit {
+		return fmt.Errorf("%w: ScanReq.Credit %d exceeds %d", ErrProtocol, m.Credit, MaxCredit)
+	}
+	return nil
+}
+
+// Validate checks that Path satisfies ValidPath, Type is one of the three
+// file types, Mode has no bits above 07777 and Size is not negative; that a
+// symlink has a Target (non-empty, no NUL, at most MaxPath bytes) and
+// anything else has none.
+func (e *Entry) Validate() error {
+	if err := ValidPath(e.Path); err != nil {
+		return err
+	}
+	switch {
+	case !validType(e.Type):
+		return fmt.Errorf("%w: entry %q: unknown type %d", ErrProtocol, e.Path, e.Type)
+	case e.Mode > maxMode:
+		return fmt.Errorf("%w: entry %q: mode %#o exceeds %#o", ErrProtocol, e.Path, e.Mode, maxMode)
+	case e.Size < 0:
+		return fmt.Errorf("%w: entry %q: negative size %d", ErrProtocol, e.Path, e.Size)
+	case e.Type != TypeSymlink && e.Target != "":
+		return fmt.Errorf("%w: entry %q: %v has a symlink target", ErrProtocol, e.Path, e.Type)
+	}
+	if e.Type == TypeSymlink {
+		if err := validTarget(e.Target); err != nil {
+			return fmt.Errorf("entry %q: %w", e.Path, err)
+		}
+	}
+	return nil
+}
+
+// Validate checks that there are at most MaxBatch entries, each valid (see
+// Entry.Validate).
+func (m *ScanBatch) Validate() error {
+	if len(m.Entries) > MaxBatch {
+		return fmt.Errorf("%w: ScanBatch of %d entries exceeds %d", ErrProtocol, len(m.Entries), MaxBatch)
+	}
+	for i := range m.Entries {
+		if err := m.Entries[i].Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate checks that N is at most MaxCredit.
+func (m *ScanMore) Validate() error {
+	if m.N > MaxCredit {
+		return fmt.Errorf("%w: ScanMore.N %d exceeds %d", ErrProtocol, m.N, MaxCredit)
+	}
+	return nil
+}
+
+// Validate checks that Path satisfies ValidPath, Off is not negative, Len
+// is in 1..MaxChunk and Off+Len does not overflow.
+func (m *ReadReq) Validate() error {
+	if err := ValidPath(m.Path); err != nil {
+		return err
+	}
+	switch {
+	case m.Off < 0:
+		return fmt.Errorf("%w: ReadReq of %q: negative offset %d", ErrProtocol, m.Path, m.Off)
+	case m.Len == 0 || m.Len > MaxChunk:
+		return fmt.Errorf("%w: ReadReq of %q: length %d not in 1..%d", ErrProtocol, m.Path, m.Len, MaxChunk)
+	case m.Off > math.MaxInt64-int64(m.Len):
+		return fmt.Errorf("%w: ReadReq of %q: offset %d + length %d overflows", ErrProtocol, m.Path, m.Off, m.Len)
+	}
+	return nil
+}
+
+// Validate checks that Data is at most MaxChunk bytes and Size is not
+// negative.
+func (m *ReadResp) Validate() error {
+	switch {
+	case len(m.Data) > MaxChunk:
+		return fmt.Errorf("%w: ReadResp of %d bytes exceeds %d", ErrProtocol, len(m.Data), MaxChunk)
+	case m.Size < 0:
+		return fmt.Errorf("%w: ReadResp: negative size %d", ErrProtocol, m.Size)
+	}
+	return nil
+}
+
+// Validate checks that Kind is a defined operation, Path satisfies
+// ValidPath and Mode has no bits above 07777; that an OpSymlink has a
+// Target (non-empty, no NUL, at most MaxPath bytes) and other kinds have
+// none.
+func (o *Op) Validate() error {
+	if o.Kind < OpMkdir || o.Kind > OpSetMeta {
+		return fmt.Errorf("%w: op on %q: unknown kind %d", ErrProtocol, o.Path, o.Kind)
+	}
+	if err := ValidPath(o.Path); err != nil {
+		return err
+	}
+	switch {
+	case o.Mode > maxMode:
+		return fmt.Errorf("%w: op on %q: mode %#o exceeds %#o", ErrProtocol, o.Path, o.Mode, maxMode)
+	case o.Kind != OpSymlink && o.Target != "":
+		return fmt.Errorf("%w: op on %q: kind %d has a symlink target", ErrProtocol, o.Path, o.Kind)
+	}
+	if o.Kind == OpSymlink {
+		if err := validTarget(o.Target); err != nil {
+			return fmt.Errorf("op on %q: %w", o.Path, err)
+		}
+	}
+	return nil
+}
+
+// Validate checks that there are at most MaxBatch ops, each valid (see
+// Op.Validate).
+func (m *ApplyReq) Validate() error {
+	if len(m.Ops) > MaxBatch {
+		return fmt.Errorf("%w: ApplyReq of %d ops exceeds %d", ErrProtocol, len(m.Ops), MaxBatch)
+	}
+	for i := range m.Ops {
+		if err := m.Ops[i].Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate checks that there are at most MaxBatch results, each valid (see
+// Result.Validate).
+func (m *ApplyResp) Validate() error {
+	if len(m.Results) > MaxBatch {
+		return fmt.Errorf("%w: ApplyResp of %d results exceeds %d", ErrProtocol, len(m.Results), MaxBatch)
+	}
+	for i := range m.Results {
+		if err := m.Results[i].Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate checks that Path satisfies ValidPath and Size is not negative.
+func (m *CreateReq) Validate() error {
+	if err := ValidPath(m.Path); err != nil {
+		return err
+	}
+	if m.Size < 0 {
+		return fmt.Errorf("%w: CreateReq of %q: negative size %d", ErrProtocol, m.Path, m.Size)
+	}
+	return nil
+}
+
+// Validate checks that Off is not negative, Data is at most MaxChunk bytes
+// and Off+len(Data) does not overflow.
+func (m *Data) Validate() error {
+	switch {
+	case m.Off < 0:
+		return fmt.Errorf("%w: Data: negative offset %d", ErrProtocol, m.Off)
+	case len(m.Data) > MaxChunk:
+		return fmt.Errorf("%w: Data of %d bytes exceeds %d", ErrProtocol, len(m.Data), MaxChunk)
+	case m.Off > math.MaxInt64-int64(len(m.Data)):
+		return fmt.Errorf("%w: Data: offset %d + length %d overflows", ErrProtocol, m.Off, len(m.Data))
+	}
+	return nil
+}
+
+// Validate checks that Size is not negative and Mode has no bits above
+// 07777.
+func (m *CommitReq) Validate() error {
+	switch {
+	case m.Size < 0:
+		return fmt.Errorf("%w: CommitReq: negative size %d", ErrProtocol, m.Size)
+	case m.Mode > maxMode:
+		return fmt.Errorf("%w: CommitReq: mode %#o exceeds %#o", ErrProtocol, m.Mode, maxMode)
+	}
+	return nil
+}
+
+// Validate accepts every AbortReq.
+func (m *AbortReq) Validate() error { return nil }
