@@ -160,7 +160,7 @@ func TestFromFlags(t *testing.T) {
 		name        string
 		includes    []string
 		excludes    []string
-		excludeFrom []ExcludeFile
+		excludeFrom []string
 		want        []string
 	}{
 		{name: "nothing", want: nil},
@@ -179,15 +179,12 @@ func TestFromFlags(t *testing.T) {
 		{name: "includes first", includes: []string{"*.go"}, excludes: []string{"vendor"}, want: []string{"+ *.go", "- vendor"}},
 		{
 			name: "exclude from",
-			excludeFrom: []ExcludeFile{{
-				Name: "ignore",
-				Data: []byte("# comment\r\n*.o\r\n\r\n  \t\na,b\n my file \n\\#x\nlast"),
-			}},
+			excludeFrom: []string{"# comment\r\n*.o\r\n\r\n  \t\na,b\n my file \n\\#x\nlast"},
 			want: []string{"- *.o", "- a,b", "-  my file ", `- \#x`, `-re \#x`, "- last"},
 		},
 		{
 			name:        "exclude from two files",
-			excludeFrom: []ExcludeFile{{Name: "a", Data: []byte("x\n")}, {Name: "b", Data: []byte("y")}},
+			excludeFrom: []string{"x\n", "y"},
 			want:        []string{"- x", "- y"},
 		},
 	}
@@ -212,7 +209,7 @@ func TestFromFlagsErrors(t *testing.T) {
 		name        string
 		includes    []string
 		excludes    []string
-		excludeFrom []ExcludeFile
+		excludeFrom []string
 		want        []string
 	}{
 		{name: "bad exclude glob", excludes: []string{"ok,[abc"}, want: []string{"--exclude", `"[abc"`}},
@@ -222,8 +219,8 @@ func TestFromFlagsErrors(t *testing.T) {
 		{name: "directory include", includes: []string{"vendor/"}, want: []string{"--include", "files only"}},
 		{
 			name:        "bad line in file",
-			excludeFrom: []ExcludeFile{{Name: "rules.txt", Data: []byte("# c\n*.o\n[abc\n")}},
-			want:        []string{"--exclude-from rules.txt:3", `"[abc"`},
+			excludeFrom: []string{"ok", "# c\n*.o\n[abc\n"},
+			want:        []string{"--exclude-from file 2, line 3", `"[abc"`},
 		},
 	}
 	for _, tt := range tests {
@@ -277,9 +274,9 @@ func TestFlagsMatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var files []ExcludeFile
+			var files []string
 			if tt.excludeFrom != "" {
-				files = []ExcludeFile{{Name: "f", Data: []byte(tt.excludeFrom)}}
+				files = []string{tt.excludeFrom}
 			}
 			rules, err := FromFlags(tt.includes, tt.excludes, files)
 			if err != nil {

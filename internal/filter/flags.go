@@ -1,26 +1,22 @@
 package filter
 
 import (
-	"bytes"
 	"fmt"
 	"regexp"
 	"strings"
 )
 
-// ExcludeFile is the contents of one --exclude-from file.
-type ExcludeFile struct {
-	Name string // as given on the command line; used in error messages only
-	Data []byte
-}
-
 // regexpOnly are the characters that make an exclude pattern a regexp too.
 const regexpOnly = `^$+(){}|\`
 
 // FromFlags builds rules from the values of --include, --exclude and
-// --exclude-from, in that order, as described under Flags in the package
-// documentation. Every rule it returns compiles. An error wraps ErrBadRule
-// and names the flag, the pattern and, for a file, its name and line.
-func FromFlags(includes, excludes []string, excludeFrom []ExcludeFile) ([]string, error) {
+// --exclude-from, as described under Flags in the package documentation.
+// excludeFrom holds the contents of the --exclude-from files, in the order
+// the flags were given. The rules come out in the order includes,
+// excludes, excludeFrom, and every one of them compiles. An error wraps
+// ErrBadRule and names the flag and the pattern; for a file it gives the
+// file's position among the --exclude-from flags (from 1) and the line.
+func FromFlags(includes, excludes, excludeFrom []string) ([]string, error) {
 	var rules []string
 	for _, p := range includes {
 		if _, err := compileInclude(p); err != nil {
@@ -37,15 +33,15 @@ func FromFlags(includes, excludes []string, excludeFrom []ExcludeFile) ([]string
 			rules = append(rules, rs...)
 		}
 	}
-	for _, f := range excludeFrom {
-		for i, line := range bytes.Split(f.Data, []byte("\n")) {
-			p := strings.TrimSuffix(string(line), "\r")
+	for n, data := range excludeFrom {
+		for i, line := range strings.Split(data, "\n") {
+			p := strings.TrimSuffix(line, "\r")
 			if strings.TrimSpace(p) == "" || p[0] == '#' {
 				continue
 			}
 			rs, err := excludeRules(p)
 			if err != nil {
-				return nil, fmt.Errorf("%w: --exclude-from %s:%d: %q: %w", ErrBadRule, f.Name, i+1, p, err)
+				return nil, fmt.Errorf("%w: --exclude-from file %d, line %d: %q: %w", ErrBadRule, n+1, i+1, p, err)
 			}
 			rules = append(rules, rs...)
 		}

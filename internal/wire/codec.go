@@ -6,20 +6,6 @@ import (
 	"math"
 )
 
-// Body encodings, field by field in declaration order unless noted:
-//
-//	uint16, uint32, uint64  unsigned varint (encoding/binary Uvarint)
-//	int64                   zig-zag signed varint (encoding/binary Varint)
-//	FileType, Code, OpKind  one byte
-//	bool                    one byte, 0 or 1
-//	string, []byte          unsigned varint length, then the bytes
-//	Sum                     32 bytes
-//	[]T                     unsigned varint count, then the elements
-//
-// Exceptions: Entry.Sum is present only when HasSum is true; Data and
-// ReadResp put their Data field last, so a sender can write a payload
-// without copying it into the frame.
-
 // maxSoftware bounds Hello.Software.
 const maxSoftware = 256
 

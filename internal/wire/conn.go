@@ -164,7 +164,7 @@ func unexpectedEOF(err error) error {
 // anything is written. On ErrVersion, peer is the Hello that was received.
 func (c *Conn) Handshake(local Hello) (peer Hello, version uint16, err error) {
 	if err := local.Validate(); err != nil {
-		return Hello{}, 0, fmt.Errorf("handshake: local %w", err)
+		return Hello{}, 0, fmt.Errorf("handshake: local Hello: %w", err)
 	}
 	written := make(chan error, 1)
 	go func() {

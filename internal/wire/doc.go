@@ -17,8 +17,27 @@
 //	id     uint32 (big-endian; request id chosen by the requester, 0 for none)
 //	body   length-5 bytes
 //
-// A frame's length never exceeds MaxFrame. Bodies are built from unsigned
-// varints, zig-zag signed varints, and length-prefixed byte strings.
+// A frame's body never exceeds MaxFrame bytes.
+//
+// # Message bodies
+//
+// A body holds the fields of its message struct in declaration order:
+//
+//	uint16, uint32, uint64  unsigned varint (encoding/binary Uvarint)
+//	int64                   zig-zag signed varint (encoding/binary Varint)
+//	FileType, Code, OpKind  one byte
+//	bool                    one byte, 0 or 1
+//	string, []byte          unsigned varint length, then the bytes
+//	Sum                     32 bytes
+//	[]T                     unsigned varint count, then the elements
+//
+// with two exceptions: Entry.Sum is present only when HasSum is true, and
+// Data and ReadResp carry their Data field last, so that a sender can write
+// a file's bytes without copying them into the frame. Nothing may follow
+// the last field. Counts and lengths are bounded by the limits in this
+// package (MaxPath, MaxBatch, MaxChunk, ...). Decode and Conn.Recv check
+// every message with its Validate method, and Conn.Send refuses a message
+// that fails it, so a receiver may rely on the rules those methods state.
 //
 // # Handshake
 //

@@ -39,10 +39,12 @@ type ServeOptions struct {
 	// Software names this program in the handshake, for the peer's
 	// messages only.
 	Software string
-	// Closer, if set, is closed when ctx ends or the session fails, so
-	// that a read or write blocked on the stream returns. Without it a
-	// canceled Serve returns only once the stream delivers a frame or
-	// ends. It is typically the stream r and w belong to.
+	// Closer, if set, is closed when the session stops (ctx ends, the
+	// peer ends the stream, or the session fails), before Serve waits for
+	// its goroutines, so that a read or write blocked on the stream
+	// returns. Without it, a Serve whose ctx ends returns only once the
+	// stream delivers a frame or ends. It is typically the stream that r
+	// and w belong to.
 	Closer io.Closer
 	// Logger receives the session's diagnostics; nil discards them.
 	Logger *slog.Logger
@@ -56,18 +58,18 @@ type ServeOptions struct {
 // for the latter).
 //
 // Serve owns every goroutine it starts and returns only after all have
-// finished; by then every file still being created has been aborted and
-// every root it opened closed. It does not close host.
+// finished; by then every scan and read in progress has been canceled,
+// every file still being created aborted and every root it opened closed.
+// It does not close host.
 func Serve(ctx context.Context, r io.Reader, w io.Writer, host endpoint.Host, opts ServeOptions) error {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
 	if opts.Closer != nil {
-		stop := context.AfterFunc(ctx, func() { opts.Closer.Close() })
-		defer stop()
+		context.AfterFunc(sctx, func() { opts.Closer.Close() })
 	}
 
 	conn := wire.NewConn(r, w)
@@ -93,24 +95,22 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, host endpoint.Host, op
 		active:  make(map[uint32]*request),
 		reads:   make(chan struct{}, maxReads),
 	}
-	err = s.loop(ctx)
-	cancel()
+	err = s.loop(sctx)
+	canceled := ctx.Err() != nil
+	stop()
 	s.wg.Wait()
 	s.release()
 
 	switch {
-	case err == nil:
-		log.Debug("session ended by peer")
-		return nil
-	case ctx.Err() != nil && !errors.Is(err, wire.ErrProtocol):
-		// The stream failed because ctx ended and closed it.
-		if cause := context.Cause(ctx); cause != context.Canceled || opts.Closer != nil {
-			err = cause
-		}
+	case canceled && !errors.Is(err, wire.ErrProtocol):
+		// The stream ended or failed because ctx closed it.
+		return fmt.Errorf("serve: %w", context.Cause(ctx))
+	case err != nil:
+		log.Warn("session failed", "err", err)
 		return fmt.Errorf("serve: %w", err)
 	}
-	log.Warn("session failed", "err", err)
-	return fmt.Errorf("serve: %w", err)
+	log.Debug("session ended by peer")
+	return nil
 }
 
 // server is the state of one session. Fields marked "loop" belong to the

@@ -1,0 +1,376 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fcp-dev/fcp/internal/endpoint"
+	"github.com/fcp-dev/fcp/internal/filter"
+	"github.com/fcp-dev/fcp/internal/layout"
+	"github.com/fcp-dev/fcp/internal/progress"
+	"github.com/fcp-dev/fcp/internal/transfer"
+	"github.com/fcp-dev/fcp/internal/wire"
+)
+
+// copyOptions are the flags of the copy verb (fcp's root command).
+type copyOptions struct {
+	recursive   bool
+	delete      bool
+	dryRun      bool
+	checksum    bool
+	includes    []string
+	excludes    []string
+	excludeFrom []string
+	jsonOut     bool
+	verbose     int
+	quiet       bool
+	progress    bool
+	noProgress  bool
+
+	rsh        string
+	port       int
+	scpPort    int
+	identity   string
+	sshConfig  string
+	streams    int
+	workers    int
+	chunkSize  int
+}
+
+func (o *copyOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVarP(&o.recursive, "recursive", "r", false, "accepted for scp/rsync compatibility; directories are always copied recursively")
+	f.BoolVar(&o.delete, "delete", false, "delete destination entries that the sources lack (excluded entries are kept)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "list what would change, change nothing")
+	f.BoolVarP(&o.checksum, "checksum", "c", false, "compare file contents (BLAKE3), not size and mtime, to decide what to skip")
+	f.StringArrayVar(&o.includes, "include", nil, "copy only files matching GLOB (repeatable; directories are still entered)")
+	f.StringArrayVar(&o.excludes, "exclude", nil, "skip paths matching PATTERNS: comma-separated globs (matched at the right end of the path) or regular expressions (repeatable)")
+	f.StringArrayVar(&o.excludeFrom, "exclude-from", nil, "read exclude patterns from FILE, one per line, # comments (repeatable)")
+	f.BoolVar(&o.jsonOut, "json", false, "print one JSON object per changed path and a final summary on stdout")
+	f.CountVarP(&o.verbose, "verbose", "v", "list changed paths; repeat for info (-vv) and debug (-vvv) logs")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors")
+	f.BoolVar(&o.progress, "progress", false, "show live progress even when stderr is not a terminal")
+	f.StringVarP(&o.rsh, "rsh", "e", "", "remote shell COMMAND; fcp runs COMMAND [user@]host sh (default \"ssh\")")
+	f.IntVarP(&o.port, "port", "p", 0, "SSH port of the remote host (passed to ssh as -p)")
+	f.IntVarP(&o.scpPort, "scp-port", "P", 0, "same as -p, as scp spells it")
+	f.StringVarP(&o.identity, "identity", "i", "", "SSH private key file (passed to ssh as -i)")
+	f.StringVarP(&o.sshConfig, "ssh-config", "F", "", "SSH config file (passed to ssh as -F)")
+	f.IntVarP(&o.streams, "streams", "n", 0, "parallel connections per remote host (reserved: this version uses one)")
+	f.IntVar(&o.workers, "workers", 0, "files in flight at once (default 64)")
+	f.IntVar(&o.chunkSize, "chunk-size", 0, "bytes per read/write chunk (default 1 MiB, at most 4 MiB)")
+}
+
+// rules builds the filter rules from the selection flags.
+func (o *copyOptions) rules() ([]string, error) {
+	var contents []string
+	for _, name := range o.excludeFrom {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, usageErrorf("--exclude-from: %w", err)
+		}
+		contents = append(contents, string(b))
+	}
+	rules, err := filter.FromFlags(o.includes, o.excludes, contents)
+	if err != nil {
+		return nil, usageErrorf("%w", err)
+	}
+	if _, err := filter.Compile(rules); err != nil {
+		return nil, usageErrorf("%w", err)
+	}
+	return rules, nil
+}
+
+func runCopy(ctx context.Context, o copyOptions, args []string, env Env) error {
+	rules, err := o.rules()
+	if err != nil {
+		return err
+	}
+	if o.chunkSize < 0 || o.chunkSize > wire.MaxChunk {
+		return usageErrorf("--chunk-size must be between 1 and %d", wire.MaxChunk)
+	}
+	ops := make([]operand, len(args))
+	for i, a := range args {
+		if a == "" {
+			return usageErrorf("empty operand")
+		}
+		ops[i] = parseOperand(a)
+	}
+	srcOps, dstOp := ops[:len(ops)-1], ops[len(ops)-1]
+	for _, s := range srcOps[1:] {
+		if !s.sameHost(srcOps[0]) {
+			return usageErrorf("all sources must be on the same host: %q and %q", srcOps[0].Raw, s.Raw)
+		}
+	}
+
+	out := newReporter(env, o)
+	defer out.close()
+
+	var srcHost, dstHost endpoint.Host
+	shared := dstOp.sameHost(srcOps[0])
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { srcHost, err = connect(gctx, srcOps[0], o, env); return err })
+	if !shared {
+		g.Go(func() (err error) { dstHost, err = connect(gctx, dstOp, o, env); return err })
+	}
+	err = g.Wait()
+	if shared {
+		dstHost = srcHost
+	}
+	defer func() {
+		if srcHost != nil {
+			srcHost.Close()
+		}
+		if dstHost != nil && !shared {
+			dstHost.Close()
+		}
+	}()
+	if err != nil {
+		return err
+	}
+
+	srcs, missing, err := resolveSources(ctx, srcHost, srcOps, out)
+	if err != nil {
+		return err
+	}
+	if len(srcs) == 0 {
+		return fmt.Errorf("%w: nothing to copy", transfer.ErrPartial)
+	}
+	dst, err := statDest(ctx, dstHost, dstOp)
+	if err != nil {
+		return err
+	}
+	plan, err := layout.Make(srcs, dst)
+	if err != nil {
+		return err
+	}
+
+	var dstEP endpoint.Endpoint
+	if !(o.dryRun && plan.Create) {
+		dstEP, err = dstHost.Open(ctx, plan.Root, plan.Create && !o.dryRun)
+		if err != nil {
+			return withKind(errSelect, fmt.Errorf("destination %s: %w", dstOp.Raw, err))
+		}
+		defer dstEP.Close()
+	}
+	roots := map[string]endpoint.Endpoint{}
+	var jobs []transfer.Job
+	for _, j := range plan.Jobs {
+		ep, ok := roots[j.SrcDir]
+		if !ok {
+			ep, err = srcHost.Open(ctx, j.SrcDir, false)
+			if err != nil {
+				out.fileError(srcs[j.Source].Arg, err)
+				missing++
+				continue
+			}
+			defer ep.Close()
+			roots[j.SrcDir] = ep
+		}
+		jobs = append(jobs, transfer.Job{Src: ep, SrcRel: j.SrcRel, DestRel: j.DestRel})
+	}
+
+	start := time.Now()
+	out.startProgress(ctx)
+	st, err := transfer.Run(ctx, dstEP, jobs, transfer.Options{
+		Delete:    o.delete,
+		DryRun:    o.dryRun,
+		Checksum:  o.checksum,
+		Rules:     rules,
+		ChunkSize: o.chunkSize,
+		Workers:   o.workers,
+		OnEvent:   out.event,
+		Counters:  out.counters,
+		Logger:    out.logger,
+	})
+	out.stopProgress()
+	out.summary(st, time.Since(start))
+	if err == nil && missing > 0 {
+		err = fmt.Errorf("%w (%d sources missing)", transfer.ErrPartial, missing)
+	}
+	return err
+}
+
+// resolveSources expands globs and stats every source operand. Missing
+// sources are reported and counted, as rsync does, and the rest go on.
+func resolveSources(ctx context.Context, h endpoint.Host, ops []operand, out *reporter) ([]layout.Source, int, error) {
+	var srcs []layout.Source
+	missing := 0
+	for _, op := range ops {
+		p := op.Path
+		if p == "" {
+			p = "."
+		}
+		contents := layout.HasSlash(p)
+		paths := []string{p}
+		if strings.ContainsAny(p, "*?[") {
+			st, err := h.Stat(ctx, p)
+			if err != nil {
+				return nil, 0, err
+			}
+			if !st.Exists {
+				paths, err = h.Glob(ctx, p)
+				if err != nil {
+					return nil, 0, err
+				}
+				if len(paths) == 0 {
+					out.fileError(op.Raw, errors.New("no match"))
+					missing++
+					continue
+				}
+			}
+		}
+		for _, sp := range paths {
+			st, err := h.Stat(ctx, sp)
+			if err != nil {
+				return nil, 0, err
+			}
+			if !st.Exists {
+				out.fileError(op.Raw, errors.New("no such file or directory"))
+				missing++
+				continue
+			}
+			srcs = append(srcs, layout.Source{Arg: op.Raw, Path: path.Clean(st.Abs), Contents: contents, Type: st.Type})
+		}
+	}
+	return srcs, missing, nil
+}
+
+func statDest(ctx context.Context, h endpoint.Host, op operand) (layout.Dest, error) {
+	p := op.Path
+	if p == "" {
+		p = "."
+	}
+	st, err := h.Stat(ctx, p)
+	if err != nil {
+		return layout.Dest{}, err
+	}
+	return layout.Dest{Arg: op.Raw, Path: path.Clean(st.Abs), Slash: layout.HasSlash(p), Exists: st.Exists, Type: st.Type}, nil
+}
+
+// reporter turns transfer events into what the user sees: errors on
+// stderr, changed paths with -v or --dry-run, JSON with --json, progress
+// on a terminal.
+type reporter struct {
+	env      Env
+	o        copyOptions
+	counters *progress.Counters
+	logger   interface {
+		Warn(string, ...any)
+		Debug(string, ...any)
+	}
+	json *progress.JSONWriter
+	bar  *progress.Renderer
+	mu   sync.Mutex
+}
+
+func newReporter(env Env, o copyOptions) *reporter {
+	r := &reporter{env: env, o: o, counters: new(progress.Counters)}
+	r.logger = newLogger(env.Stderr, o.verbose)
+	if o.jsonOut {
+		r.json = progress.NewJSONWriter(env.Stdout)
+	}
+	return r
+}
+
+func (r *reporter) startProgress(ctx context.Context) {
+	if r.o.quiet || r.o.jsonOut || r.o.dryRun {
+		return
+	}
+	if !r.o.progress && !progress.IsTerminal(r.env.Stderr) {
+		return
+	}
+	r.bar = progress.NewRenderer(r.env.Stderr, r.counters)
+	r.bar.Start(ctx)
+}
+
+func (r *reporter) stopProgress() {
+	if r.bar != nil {
+		r.bar.Stop()
+		r.bar = nil
+	}
+}
+
+func (r *reporter) close() { r.stopProgress() }
+
+func (r *reporter) fileError(p string, err error) {
+	r.counters.AddError()
+	if r.json != nil {
+		r.json.Error(p, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(r.env.Stderr, "fcp: %s: %s\n", quote(p), oneLine(err.Error()))
+}
+
+func (r *reporter) event(ev transfer.Event) {
+	if ev.Action == transfer.ActError {
+		r.fileError(ev.Path, ev.Err)
+		return
+	}
+	if r.json != nil {
+		r.json.File(string(ev.Action), ev.Path, ev.Type.String(), ev.Bytes)
+		return
+	}
+	if r.o.quiet || !(r.o.verbose > 0 || r.o.dryRun) {
+		return
+	}
+	name := ev.Path
+	if ev.Type == wire.TypeDir && name != "." {
+		name += "/"
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(r.env.Stdout, "%-6s %s\n", ev.Action, quote(name))
+}
+
+func (r *reporter) summary(st transfer.Stats, d time.Duration) {
+	if r.json != nil {
+		r.json.Summary(progress.Summary{
+			Files:   st.Created + st.Updated,
+			Bytes:   st.Bytes,
+			Deleted: st.Deleted,
+			Errors:  st.Errors + st.Vanished,
+			Seconds: d.Seconds(),
+			DryRun:  r.o.dryRun,
+		})
+		return
+	}
+	if r.o.verbose > 0 && !r.o.quiet {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		fmt.Fprintf(r.env.Stdout, "%d created, %d updated, %d deleted, %d metadata; %s sent in %.2fs\n",
+			st.Created, st.Updated, st.Deleted, st.Meta, formatBytes(st.Bytes), d.Seconds())
+	}
+}
+
+// quote shows a path on one line: as is when printable, else Go-quoted.
+func quote(p string) string {
+	for _, c := range p {
+		if c < ' ' || c == 0x7f || c == '\uFFFD' {
+			return fmt.Sprintf("%q", p)
+		}
+	}
+	return p
+}
+
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,189 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/fcp-dev/fcp/internal/endpoint"
+	"github.com/fcp-dev/fcp/internal/wire"
+	"github.com/zeebo/blake3"
+)
+
+// dirEndpoint is an endpoint.Endpoint on the directory tree under root.
+type dirEndpoint struct {
+	root *os.Root
+	abs  string // root's absolute path, for messages
+	opts options
+	dirs dirCache // directories verified to be real, see checkParents
+
+	closed  atomic.Bool
+	onClose func() // set by Host.Open before e is shared
+}
+
+var _ endpoint.Endpoint = (*dirEndpoint)(nil)
+
+// Close implements endpoint.Endpoint. Later calls fail with
+// endpoint.ErrClosed; a FileWriter still open cannot commit.
+func (e *dirEndpoint) Close() error {
+	if e.closed.Swap(true) {
+		return nil
+	}
+	err := e.root.Close()
+	if e.onClose != nil {
+		e.onClose()
+	}
+	return err
+}
+
+// Read implements endpoint.Endpoint. rel must be a regular file: a
+// directory fails with an error matching syscall.EISDIR, a symlink or
+// special file with endpoint.ErrInvalidPath. A file replaced, or grown
+// past a short read, while it was read fails with endpoint.ErrChanged.
+func (e *dirEndpoint) Read(ctx context.Context, rel string, off int64, n int) (endpoint.Chunk, error) {
+	if err := e.check(ctx, "read", rel); err != nil {
+		return endpoint.Chunk{}, err
+	}
+	if off < 0 || n < 0 || n > wire.MaxChunk {
+		return endpoint.Chunk{}, fmt.Errorf("read %s: %w: %d bytes at offset %d", rel, endpoint.ErrInvalidPath, n, off)
+	}
+	before, err := e.root.Lstat(rel)
+	if err != nil {
+		return endpoint.Chunk{}, fail("read", rel, err)
+	}
+	if err := regular(before.Mode()); err != nil {
+		return endpoint.Chunk{}, fail("read", rel, err)
+	}
+	f, err := e.root.Open(rel)
+	if err != nil {
+		return endpoint.Chunk{}, fail("read", rel, err)
+	}
+	defer f.Close()
+
+	buf := make([]byte, min(int64(n), max(before.Size()-off, 0)))
+	m, err := f.ReadAt(buf, off)
+	if err != nil && err != io.EOF {
+		return endpoint.Chunk{}, fail("read", rel, err)
+	}
+	after, err := f.Stat()
+	if err != nil {
+		return endpoint.Chunk{}, fail("read", rel, err)
+	}
+	if !os.SameFile(before, after) || m < n && after.Size() > off+int64(m) {
+		return endpoint.Chunk{}, fmt.Errorf("read %s: %w", rel, endpoint.ErrChanged)
+	}
+	data := buf[:m]
+	return endpoint.Chunk{
+		Data:  data,
+		Sum:   blake3.Sum256(data),
+		Size:  after.Size(),
+		Mtime: after.ModTime().UnixNano(),
+	}, nil
+}
+
+// check validates what every method of e is called with.
+func (e *dirEndpoint) check(ctx context.Context, op, rel string) error {
+	if err := wire.ValidPath(rel); err != nil {
+		return fmt.Errorf("%s: %w: %v", op, endpoint.ErrInvalidPath, err)
+	}
+	if e.closed.Load() {
+		return fmt.Errorf("%s %s: %w", op, rel, endpoint.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s %s: %w", op, rel, err)
+	}
+	return nil
+}
+
+// fail returns err as the failure of op on rel.
+func fail(op, rel string, err error) error {
+	err = cause(err)
+	if errors.Is(err, syscall.ENOSPC) {
+		err = noSpaceError{err}
+	}
+	return fmt.Errorf("%s %s: %w", op, rel, err)
+}
+
+// cause strips the *fs.PathError, *os.LinkError or *os.SyscallError
+// around err, whose op and path name a system call rather than what the
+// caller asked for.
+func cause(err error) error {
+	switch e := err.(type) {
+	case *fs.PathError:
+		return e.Err
+	case *os.LinkError:
+		return e.Err
+	case *os.SyscallError:
+		return e.Err
+	}
+	return err
+}
+
+// noSpaceError is a filesystem error that also matches endpoint.ErrNoSpace.
+type noSpaceError struct{ error }
+
+func (e noSpaceError) Unwrap() error        { return e.error }
+func (e noSpaceError) Is(target error) bool { return target == endpoint.ErrNoSpace }
+
+// regular returns nil if m is a regular file's mode and otherwise the
+// error for reading or hashing such a file.
+func regular(m fs.FileMode) error {
+	switch {
+	case m.IsRegular():
+		return nil
+	case m.IsDir():
+		return syscall.EISDIR
+	case m&fs.ModeSymlink != 0:
+		return fmt.Errorf("%w: a symlink", endpoint.ErrInvalidPath)
+	}
+	return fmt.Errorf("%w: not a regular file", endpoint.ErrInvalidPath)
+}
+
+// fileType returns the wire type for m, 0 for special files.
+func fileType(m fs.FileMode) wire.FileType {
+	switch {
+	case m.IsRegular():
+		return wire.TypeFile
+	case m.IsDir():
+		return wire.TypeDir
+	case m&fs.ModeSymlink != 0:
+		return wire.TypeSymlink
+	}
+	return 0
+}
+
+// modeBits returns the permission, set-id and sticky bits of m as 07777
+// bits.
+func modeBits(m fs.FileMode) uint32 {
+	b := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		b |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		b |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		b |= 0o1000
+	}
+	return b
+}
+
+// fileMode is the inverse of modeBits; bits outside 07777 are ignored.
+func fileMode(b uint32) fs.FileMode {
+	m := fs.FileMode(b & 0o777)
+	if b&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if b&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if b&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}

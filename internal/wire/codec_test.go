@@ -1,0 +1,381 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// sample is a named valid message.
+type sample struct {
+	name string
+	msg  Message
+}
+
+func fullSum() Sum {
+	var s Sum
+	for i := range s {
+		s[i] = byte(0xff - i)
+	}
+	return s
+}
+
+// longPath returns a valid relative path of exactly MaxPath bytes.
+func longPath() string {
+	comp := strings.Repeat("x", MaxName)
+	var b strings.Builder
+	for b.Len()+1+MaxName <= MaxPath {
+		if b.Len() > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(comp)
+	}
+	b.WriteByte('/')
+	b.WriteString(strings.Repeat("y", MaxPath-b.Len()))
+	return b.String()
+}
+
+// smallSamples covers every message kind with values that are short but
+// awkward: spaces, newlines, invalid UTF-8, unicode, extremes of numbers.
+func smallSamples() []sample {
+	return []sample{
+		{"Hello", &Hello{MinVersion: 1, MaxVersion: 3, Caps: math.MaxUint64, Software: "fcp 0.1.0 linux/amd64"}},
+		{"Hello/empty software", &Hello{MinVersion: 1, MaxVersion: 1}},
+		{"Result/ok", &Result{}},
+		{"Result/error", &Result{Code: CodeNotExist, Msg: "open a\nb: no such file"}},
+		{"Result/max code", &Result{Code: maxCode, Msg: "read-only"}},
+		{"Cancel", &Cancel{}},
+		{"StatReq/home", &StatReq{Path: "~/My Documents"}},
+		{"StatReq/invalid utf8", &StatReq{Path: "/srv/\xff\xfe/x"}},
+		{"StatResp/dir", &StatResp{Abs: "/home/ünïcødé", Exists: true, Type: TypeDir}},
+		{"StatResp/missing", &StatResp{Abs: "/nope"}},
+		{"GlobReq", &GlobReq{Pattern: "/var/log/*.log"}},
+		{"GlobResp/none", &GlobResp{}},
+		{"GlobResp", &GlobResp{Paths: []string{"/a b", "/c\nd", "/日本"}}},
+		{"OpenReq", &OpenReq{Path: "dest dir", Create: true}},
+		{"OpenResp", &OpenResp{Root: math.MaxUint32, Abs: "/home/u/dest dir"}},
+		{"CloseReq", &CloseReq{Root: 7}},
+		{"ScanReq/root", &ScanReq{Root: 1, Path: ".", Credit: 4}},
+		{"ScanReq/rules", &ScanReq{Root: 2, Path: "src/a b", Hash: true, Rules: []string{"- *.o", "+ /keep/**", ""}, Credit: MaxCredit}},
+		{"ScanBatch/empty", &ScanBatch{}},
+		{"ScanBatch", &ScanBatch{Entries: []Entry{
+			{Path: ".", Type: TypeDir, Mode: 0o755, Mtime: -1},
+			{Path: "a b/new\nline", Type: TypeFile, Mode: 0o7777, Size: math.MaxInt64, Mtime: math.MinInt64, HasSum: true, Sum: fullSum()},
+			{Path: "\xff\xfe", Type: TypeFile, Mode: 0o644},
+			{Path: "ünï/cødé", Type: TypeSymlink, Mode: 0o777, Target: "../../etc/passwd"},
+			{Path: "abs", Type: TypeSymlink, Target: "/\n\xff"},
+		}}},
+		{"ScanMore", &ScanMore{N: MaxCredit}},
+		{"ReadReq", &ReadReq{Root: 3, Path: "big file.iso", Off: 1 << 40, Len: MaxChunk}},
+		{"ReadReq/max offset", &ReadReq{Root: 3, Path: "f", Off: math.MaxInt64 - 1, Len: 1}},
+		{"ReadResp/empty", &ReadResp{Size: 0, Mtime: 1}},
+		{"ReadResp", &ReadResp{Data: []byte("hello\x00world"), Sum: fullSum(), Size: 11, Mtime: 1_700_000_000_000_000_000}},
+		{"ApplyReq/empty", &ApplyReq{Root: 1}},
+		{"ApplyReq", &ApplyReq{Root: 9, Ops: []Op{
+			{Kind: OpMkdir, Path: "d", Mode: 0o700},
+			{Kind: OpSymlink, Path: "d/l", Target: "tärget with space"},
+			{Kind: OpRemove, Path: "d/\nx"},
+			{Kind: OpSetMeta, Path: ".", Mode: 0o1777, Mtime: -5},
+		}}},
+		{"ApplyResp", &ApplyResp{Results: []Result{{}, {Code: CodeExist, Msg: "exists"}}}},
+		{"CreateReq", &CreateReq{Root: 1, Path: "a/b c", Size: 1 << 33}},
+		{"Data", &Data{Off: 4 << 20, Data: []byte{0, 1, 2, 0xff}, Sum: fullSum()}},
+		{"Data/empty", &Data{}},
+		{"CommitReq", &CommitReq{Size: 12, Mode: 0o644, Mtime: math.MaxInt64}},
+		{"AbortReq", &AbortReq{}},
+	}
+}
+
+// maxSamples holds messages at their limits.
+func maxSamples() []sample {
+	entries := make([]Entry, MaxBatch)
+	ops := make([]Op, MaxBatch)
+	results := make([]Result, MaxBatch)
+	paths := make([]string, MaxBatch)
+	rules := make([]string, MaxRules)
+	for i := range entries {
+		entries[i] = Entry{Path: "f", Type: TypeFile, HasSum: i%2 == 0}
+		ops[i] = Op{Kind: OpRemove, Path: "f"}
+		results[i] = Result{Code: CodeOther, Msg: "x"}
+		paths[i] = "/p"
+		rules[i] = "- x"
+	}
+	p := longPath()
+	abs := "/" + strings.Repeat("\xff", MaxPath-1)
+	return []sample{
+		{"Hello/max software", &Hello{MinVersion: math.MaxUint16, MaxVersion: math.MaxUint16, Software: strings.Repeat("s", maxSoftware)}},
+		{"Result/max msg", &Result{Code: CodeOther, Msg: strings.Repeat("m", MaxString)}},
+		{"StatReq/max path", &StatReq{Path: abs}},
+		{"StatResp/max path", &StatResp{Abs: abs, Exists: true, Type: TypeSymlink}},
+		{"GlobResp/max batch", &GlobResp{Paths: paths}},
+		{"ScanReq/max rules", &ScanReq{Path: p, Rules: rules}},
+		{"ScanReq/max rule", &ScanReq{Path: ".", Rules: []string{strings.Repeat("r", MaxString)}}},
+		{"ScanBatch/max batch", &ScanBatch{Entries: entries}},
+		{"ScanBatch/max path and target", &ScanBatch{Entries: []Entry{{Path: p, Type: TypeSymlink, Target: abs}}}},
+		{"ApplyReq/max batch", &ApplyReq{Ops: ops}},
+		{"ApplyResp/max batch", &ApplyResp{Results: results}},
+		{"ReadResp/max chunk", &ReadResp{Data: bytes.Repeat([]byte{0xa5}, MaxChunk)}},
+		{"Data/max chunk", &Data{Off: math.MaxInt64 - MaxChunk, Data: bytes.Repeat([]byte{0x5a}, MaxChunk)}},
+		{"CreateReq/max path", &CreateReq{Path: p}},
+	}
+}
+
+// normalize returns a copy of m's struct value with every empty slice set
+// to nil, so messages that differ only in nil versus empty compare equal.
+func normalize(m Message) any {
+	v := reflect.New(reflect.TypeOf(m).Elem()).Elem()
+	v.Set(reflect.ValueOf(m).Elem())
+	normalizeValue(v)
+	return v.Interface()
+}
+
+func normalizeValue(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Slice:
+		if v.Len() == 0 {
+			v.SetZero()
+			return
+		}
+		if v.Type().Elem().Kind() == reflect.Struct {
+			s := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+			reflect.Copy(s, v)
+			for i := range s.Len() {
+				normalizeValue(s.Index(i))
+			}
+			v.Set(s)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			normalizeValue(v.Field(i))
+		}
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, s := range append(smallSamples(), maxSamples()...) {
+		t.Run(s.name, func(t *testing.T) {
+			if err := s.msg.(body).Validate(); err != nil {
+				t.Fatalf("sample does not validate: %v", err)
+			}
+			enc := Encode(s.msg)
+			got, err := Decode(s.msg.Kind(), enc)
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if !reflect.DeepEqual(normalize(got), normalize(s.msg)) {
+				t.Errorf("round trip changed the message:\n got %+v\nwant %+v", got, s.msg)
+			}
+			if again := Encode(got); !bytes.Equal(again, enc) {
+				t.Errorf("re-encoding differs:\n got %x\nwant %x", again, enc)
+			}
+			prefix := []byte("prefix")
+			if app := AppendBody(prefix, s.msg); !bytes.Equal(app, append(prefix, enc...)) {
+				t.Errorf("AppendBody differs from Encode")
+			}
+		})
+	}
+}
+
+func TestEveryKindHasAType(t *testing.T) {
+	for k := range 256 {
+		m := newBody(Kind(k))
+		name := Kind(k).String()
+		if m == nil {
+			if !strings.HasPrefix(name, "Kind(") {
+				t.Errorf("Kind(%d) has name %q but no message type", k, name)
+			}
+			continue
+		}
+		if m.Kind() != Kind(k) {
+			t.Errorf("newBody(%v) returned a %v", Kind(k), m.Kind())
+		}
+		if got := reflect.TypeOf(m).Elem().Name(); got != name {
+			t.Errorf("Kind(%d).String() = %q, type is %s", k, name, got)
+		}
+	}
+}
+
+func TestDataAliasesBody(t *testing.T) {
+	enc := Encode(&Data{Data: []byte("abc")})
+	m, err := Decode(KindData, enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := m.(*Data)
+	if cap(d.Data) != len(d.Data) {
+		t.Errorf("Data has spare capacity %d; appending would overwrite the body", cap(d.Data)-len(d.Data))
+	}
+	enc[len(enc)-1] = 'X'
+	if string(d.Data) != "abX" {
+		t.Errorf("Data = %q, want it to alias the body", d.Data)
+	}
+}
+
+// enc encodes m without validating it.
+func enc(m Message) func() []byte {
+	return func() []byte { return Encode(m) }
+}
+
+// raw builds a body from pieces: []byte as is, int as a uvarint, string as
+// a length-prefixed string.
+func raw(parts ...any) func() []byte {
+	return func() []byte {
+		var b []byte
+		for _, p := range parts {
+			switch p := p.(type) {
+			case []byte:
+				b = append(b, p...)
+			case int:
+				b = binary.AppendUvarint(b, uint64(p))
+			case uint64:
+				b = binary.AppendUvarint(b, p)
+			case string:
+				b = appendString(b, p)
+			default:
+				panic(p)
+			}
+		}
+		return b
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	var zeros Sum
+	tests := []struct {
+		name string
+		kind Kind
+		body func() []byte
+		want string // in the error text
+	}{
+		{"unknown kind", 99, raw(), "unknown message kind 99"},
+		{"kind zero", 0, raw(), "unknown message kind 0"},
+		{"empty body", KindStatReq, raw(), "bad varint"},
+		{"trailing bytes", KindStatReq, raw("/a", []byte{0}), "1 bytes after the message"},
+		{"trailing bytes after empty message", KindCancel, raw([]byte{0}), "bytes after the message"},
+		{"truncated varint", KindCloseReq, raw([]byte{0x80}), "bad varint"},
+		{"overlong varint", KindCloseReq, raw(bytes.Repeat([]byte{0xff}, 11)), "bad varint"},
+		{"uint32 overflow", KindCloseReq, raw(uint64(math.MaxUint32 + 1)), "overflows uint32"},
+		{"uint16 overflow", KindHello, raw(1<<16, 1, 0, ""), "overflows uint16"},
+		{"bool not 0 or 1", KindOpenReq, raw("/a", []byte{2}), "not a bool"},
+		{"string past end", KindStatReq, raw(10, []byte("abc")), "overruns the body"},
+		{"path over MaxPath", KindStatReq, raw(MaxPath+1, []byte("a")), "exceeds 4096"},
+		{"huge string length", KindResult, raw([]byte{1}, uint64(math.MaxUint64)), "exceeds"},
+		{"software over 256", KindHello, raw(1, 1, 0, strings.Repeat("s", 257)), "exceeds 256"},
+		{"count over MaxBatch", KindGlobResp, raw(MaxBatch + 1), "exceed 4096"},
+		{"count past end", KindScanBatch, raw(1000, []byte{1, 2, 3}), "overrun the body"},
+		{"rules over MaxRules", KindScanReq, raw(0, ".", []byte{0}, MaxRules+1), "exceed 4096"},
+		{"sum cut short", KindData, raw([]byte{0}, make([]byte, 31)), "inside Sum"},
+		{"data over MaxChunk", KindData, raw([]byte{0}, zeros[:], MaxChunk+1), "exceeds 4194304"},
+		{"data past end", KindReadResp, raw(zeros[:], []byte{0, 0}, 5, []byte("abc")), "overruns the body"},
+		{"entry cut short", KindScanBatch, raw(1, "abcdef", []byte{2}), "bad varint for Entry.Mode"},
+
+		{"Hello min version 0", KindHello, enc(&Hello{MaxVersion: 1}), "MinVersion is 0"},
+		{"Hello empty range", KindHello, enc(&Hello{MinVersion: 3, MaxVersion: 2}), "range 3..2 is empty"},
+		{"Result unknown code", KindResult, enc(&Result{Code: maxCode + 1}), "unknown Result.Code 13"},
+		{"StatReq empty path", KindStatReq, enc(&StatReq{}), "empty path"},
+		{"StatReq NUL", KindStatReq, enc(&StatReq{Path: "/a\x00b"}), "NUL in path"},
+		{"StatResp bad type", KindStatResp, enc(&StatResp{Abs: "/a", Exists: true, Type: 4}), "unknown type 4"},
+		{"StatResp type of missing", KindStatResp, enc(&StatResp{Abs: "/a", Type: TypeFile}), "missing"},
+		{"StatResp empty abs", KindStatResp, enc(&StatResp{}), "empty path"},
+		{"GlobReq empty", KindGlobReq, enc(&GlobReq{}), "empty path"},
+		{"GlobResp NUL", KindGlobResp, enc(&GlobResp{Paths: []string{"/a", "/\x00"}}), "NUL in path"},
+		{"OpenReq NUL", KindOpenReq, enc(&OpenReq{Path: "\x00"}), "NUL in path"},
+		{"OpenResp empty abs", KindOpenResp, enc(&OpenResp{Root: 1}), "empty path"},
+		{"ScanReq absolute", KindScanReq, enc(&ScanReq{Path: "/etc"}), "absolute path"},
+		{"ScanReq dotdot", KindScanReq, enc(&ScanReq{Path: "a/../b"}), `".." component`},
+		{"ScanReq credit", KindScanReq, enc(&ScanReq{Path: ".", Credit: MaxCredit + 1}), "Credit 1025 exceeds 1024"},
+		{"ScanMore credit", KindScanMore, enc(&ScanMore{N: MaxCredit + 1}), "N 1025 exceeds 1024"},
+		{"Entry empty path", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Type: TypeFile}}}), "empty path"},
+		{"Entry trailing slash", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "a/", Type: TypeDir}}}), "empty or"},
+		{"Entry long component", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: strings.Repeat("n", MaxName+1), Type: TypeFile}}}), "component of 256 bytes"},
+		{"Entry type 0", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "a"}}}), "unknown type 0"},
+		{"Entry type 4", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "a", Type: 4}}}), "unknown type 4"},
+		{"Entry mode", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "a", Type: TypeFile, Mode: 0o10000}}}), "mode 010000 exceeds 07777"},
+		{"Entry negative size", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "a", Type: TypeFile, Size: -1}}}), "negative size"},
+		{"Entry symlink without target", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "l", Type: TypeSymlink}}}), "empty symlink target"},
+		{"Entry symlink target NUL", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "l", Type: TypeSymlink, Target: "a\x00"}}}), "NUL in symlink target"},
+		{"Entry target on file", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "f", Type: TypeFile, Target: "x"}}}), "file has a symlink target"},
+		{"Entry invalid after valid", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "a", Type: TypeDir}, {Path: "..", Type: TypeDir}}}), `".." component`},
+		{"ReadReq negative offset", KindReadReq, enc(&ReadReq{Path: "f", Off: -1, Len: 1}), "negative offset"},
+		{"ReadReq zero length", KindReadReq, enc(&ReadReq{Path: "f"}), "length 0 not in 1..4194304"},
+		{"ReadReq length over MaxChunk", KindReadReq, enc(&ReadReq{Path: "f", Len: MaxChunk + 1}), "not in 1..4194304"},
+		{"ReadReq offset overflow", KindReadReq, enc(&ReadReq{Path: "f", Off: math.MaxInt64, Len: 1}), "overflows"},
+		{"ReadReq bad path", KindReadReq, enc(&ReadReq{Path: "./f", Len: 1}), "empty or"},
+		{"ReadResp negative size", KindReadResp, enc(&ReadResp{Size: -1}), "negative size"},
+		{"Op kind 0", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Path: "a"}}}), "unknown kind 0"},
+		{"Op kind 5", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: 5, Path: "a"}}}), "unknown kind 5"},
+		{"Op bad path", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpRemove, Path: "/"}}}), "absolute path"},
+		{"Op mode", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpMkdir, Path: "d", Mode: 0o20000}}}), "mode 020000"},
+		{"Op symlink without target", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpSymlink, Path: "l"}}}), "empty symlink target"},
+		{"Op symlink target NUL", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpSymlink, Path: "l", Target: "\x00"}}}), "NUL in symlink target"},
+		{"Op symlink target over MaxPath", KindApplyReq, raw(0, 1, []byte{byte(OpSymlink)}, "l", 0, 0, MaxPath+1), "exceeds 4096"},
+		{"Op target on mkdir", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpMkdir, Path: "d", Target: "x"}}}), "has a symlink target"},
+		{"ApplyResp bad code", KindApplyResp, enc(&ApplyResp{Results: []Result{{Code: 200}}}), "unknown Result.Code 200"},
+		{"CreateReq negative size", KindCreateReq, enc(&CreateReq{Path: "f", Size: -2}), "negative size"},
+		{"CreateReq root path empty", KindCreateReq, enc(&CreateReq{}), "empty path"},
+		{"Data negative offset", KindData, enc(&Data{Off: -1}), "negative offset"},
+		{"Data offset overflow", KindData, enc(&Data{Off: math.MaxInt64, Data: []byte("x")}), "overflows"},
+		{"CommitReq negative size", KindCommitReq, enc(&CommitReq{Size: -1}), "negative size"},
+		{"CommitReq mode", KindCommitReq, enc(&CommitReq{Mode: 0o170000}), "mode 0170000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := Decode(tt.kind, tt.body())
+			if err == nil {
+				t.Fatalf("Decode = %+v, want error", m)
+			}
+			if !errors.Is(err, ErrProtocol) {
+				t.Errorf("error %q does not wrap ErrProtocol", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not mention %q", err, tt.want)
+			}
+			if m != nil {
+				t.Errorf("Decode returned %+v with its error", m)
+			}
+		})
+	}
+}
+
+func TestAppendBodyPanicsOnForeignType(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("AppendBody of a foreign type did not panic")
+		}
+	}()
+	AppendBody(nil, foreign{})
+}
+
+type foreign struct{}
+
+func (foreign) Kind() Kind { return KindCancel }
+
+func BenchmarkDecodeScanBatch(b *testing.B) {
+	entries := make([]Entry, 256)
+	for i := range entries {
+		entries[i] = Entry{Path: "some/dir/file name.txt", Type: TypeFile, Mode: 0o644, Size: 12345, Mtime: 1_700_000_000_000_000_000, HasSum: true}
+	}
+	body := Encode(&ScanBatch{Entries: entries})
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(KindScanBatch, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeData(b *testing.B) {
+	body := Encode(&Data{Off: 1 << 30, Data: make([]byte, 1<<20)})
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(KindData, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
