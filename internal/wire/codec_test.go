@@ -26,17 +26,11 @@ func fullSum() Sum {
 
 // longPath returns a valid relative path of exactly MaxPath bytes.
 func longPath() string {
-	comp := strings.Repeat("x", MaxName)
-	var b strings.Builder
-	for b.Len()+1+MaxName <= MaxPath {
-		if b.Len() > 0 {
-			b.WriteByte('/')
-		}
-		b.WriteString(comp)
+	p := strings.Repeat(strings.Repeat("x", MaxName)+"/", 15) + strings.Repeat("y", MaxName-1) + "/z"
+	if len(p) != MaxPath {
+		panic(len(p))
 	}
-	b.WriteByte('/')
-	b.WriteString(strings.Repeat("y", MaxPath-b.Len()))
-	return b.String()
+	return p
 }
 
 // smallSamples covers every message kind with values that are short but

@@ -124,7 +124,7 @@ func TestComparePathsSorts(t *testing.T) {
 func TestJoin(t *testing.T) {
 	tests := []struct {
 		name      string
-		dir, name string
+		dir, file string
 		want      string
 	}{
 		{"root and name", ".", "a", "a"},
@@ -134,8 +134,8 @@ func TestJoin(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Join(tt.dir, tt.name); got != tt.want {
-				t.Errorf("Join(%q, %q) = %q, want %q", tt.dir, tt.name, got, tt.want)
+			if got := Join(tt.dir, tt.file); got != tt.want {
+				t.Errorf("Join(%q, %q) = %q, want %q", tt.dir, tt.file, got, tt.want)
 			}
 		})
 	}
