@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 
@@ -33,6 +34,9 @@ func software() string {
 // Run executes fcp with args (without the program name) and returns the
 // exit code. Errors are printed to env.Stderr as one line each.
 func Run(ctx context.Context, args []string, env Env) int {
+	if _, ok := env.Stderr.(*os.File); !ok {
+		env.Stderr = &lockedWriter{w: env.Stderr}
+	}
 	root := newRootCmd(ctx, env)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

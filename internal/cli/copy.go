@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path"
 	"strings"
@@ -263,10 +264,7 @@ type reporter struct {
 	env      Env
 	o        copyOptions
 	counters *progress.Counters
-	logger   interface {
-		Warn(string, ...any)
-		Debug(string, ...any)
-	}
+	logger   *slog.Logger
 	json *progress.JSONWriter
 	bar  *progress.Renderer
 	mu   sync.Mutex

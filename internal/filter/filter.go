@@ -69,14 +69,19 @@ func Compile(rules []string) (*Filter, error) {
 }
 
 // Match reports whether the path (relative to the transfer root,
-// slash-separated, never ".") is included. isDir tells whether it is a
-// directory; an excluded directory is not entered.
+// slash-separated, never ".") is included, as described under Decisions in
+// the package documentation. isDir tells whether it is a directory; an
+// excluded directory is not entered.
 func (f *Filter) Match(p string, isDir bool) bool {
 	if f == nil || len(f.includes)+len(f.excludes)+len(f.regexps) == 0 {
 		return true
 	}
+	var dirPath string
+	if isDir && len(f.regexps) > 0 {
+		dirPath = p + "/"
+	}
 	for _, re := range f.regexps {
-		if re.MatchString(p) || isDir && re.MatchString(p+"/") {
+		if re.MatchString(p) || isDir && re.MatchString(dirPath) {
 			return false
 		}
 	}

@@ -178,9 +178,9 @@ func TestFromFlags(t *testing.T) {
 		{name: "includes verbatim", includes: []string{"*.go", "a,b", " x"}, want: []string{"+ *.go", "+ a,b", "+  x"}},
 		{name: "includes first", includes: []string{"*.go"}, excludes: []string{"vendor"}, want: []string{"+ *.go", "- vendor"}},
 		{
-			name: "exclude from",
+			name:        "exclude from",
 			excludeFrom: []string{"# comment\r\n*.o\r\n\r\n  \t\na,b\n my file \n\\#x\nlast"},
-			want: []string{"- *.o", "- a,b", "-  my file ", `- \#x`, `-re \#x`, "- last"},
+			want:        []string{"- *.o", "- a,b", "-  my file ", `- \#x`, `-re \#x`, "- last"},
 		},
 		{
 			name:        "exclude from two files",

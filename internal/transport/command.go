@@ -108,14 +108,13 @@ func (c Command) Start(ctx context.Context) (*Process, error) {
 	}
 
 	p := &Process{
-		name:      name,
-		cmd:       cmd,
-		stdin:     inW,
-		stdout:    outR,
-		grace:     grace,
-		ownGroup:  !c.Interactive,
-		exited:    make(chan struct{}),
-		closeDone: make(chan struct{}),
+		name:     name,
+		cmd:      cmd,
+		stdin:    inW,
+		stdout:   outR,
+		grace:    grace,
+		ownGroup: !c.Interactive,
+		exited:   make(chan struct{}),
 	}
 	go p.reap()
 	return p, nil
@@ -145,7 +144,6 @@ type Process struct {
 	waitErr error         // cmd.Wait's result; read after exited is closed
 
 	closeOnce sync.Once
-	closeDone chan struct{}
 	closeErr  error
 }
 
@@ -181,11 +179,7 @@ func (p *Process) CloseWrite() error {
 // the status. Close is safe to call concurrently and more than once; every
 // call returns once the command is gone, with the first call's result.
 func (p *Process) Close() error {
-	p.closeOnce.Do(func() {
-		p.closeErr = p.close()
-		close(p.closeDone)
-	})
-	<-p.closeDone
+	p.closeOnce.Do(func() { p.closeErr = p.close() })
 	return p.closeErr
 }
 

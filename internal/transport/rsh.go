@@ -17,7 +17,7 @@ var ErrRsh = errors.New("transport: invalid remote-shell command")
 // rsh is split as rsync splits it (main.c, do_cmd): words are separated by
 // spaces or tabs; single or double quotes group text containing them, and
 // inside quotes a doubled quote character stands for itself (so
-// "'it''s'" is the word it's). Nothing else is interpreted: no
+// "'it”s'" is the word it's). Nothing else is interpreted: no
 // backslashes, variables or globs. A missing closing quote is an error
 // wrapping ErrRsh, and so is an rsh with no words or an empty userHost.
 func RshArgv(rsh string, userHost string, remoteArgv ...string) ([]string, error) {

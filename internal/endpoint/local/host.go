@@ -45,7 +45,7 @@ func NewHost() endpoint.Host {
 // Host path, with default options. With create, a missing last component
 // of dir is made. The caller closes the Endpoint.
 func Open(dir string, create bool) (endpoint.Endpoint, error) {
-	return openDir(dir, create, options{})
+	return openEndpoint(dir, create, options{})
 }
 
 // Stat implements endpoint.Host. Type is 0 for a path that exists but is
@@ -98,7 +98,7 @@ func (h *Host) Open(ctx context.Context, dir string, create bool) (endpoint.Endp
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
-	e, err := openDir(dir, create, options{fsync: h.Fsync, logger: h.Logger})
+	e, err := openEndpoint(dir, create, options{fsync: h.Fsync, logger: h.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -141,8 +141,8 @@ type options struct {
 	logger *slog.Logger
 }
 
-// openDir opens the Endpoint for Host.Open and Open.
-func openDir(dir string, create bool, opts options) (*dirEndpoint, error) {
+// openEndpoint opens the Endpoint for Host.Open and Open.
+func openEndpoint(dir string, create bool, opts options) (*dirEndpoint, error) {
 	abs, err := resolve(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dir, err)

@@ -144,8 +144,7 @@ func (c *Client) fail(err error) {
 	c.closeStream()
 }
 
-// failure returns why the client failed; call it only after dead is
-// closed.
+// failure returns why the client failed, or nil if it has not.
 func (c *Client) failure() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -206,23 +205,26 @@ func (c *Client) newID() uint32 {
 	}
 }
 
-// register makes id pending as a request of kind, before it is sent.
-func (c *Client) register(id uint32, kind, want wire.Kind, size int) (*call, error) {
-	cl := &call{kind: kind, want: want, stream: size > 1, ch: make(chan wire.Message, size)}
+// request makes id pending as a call expecting want and then sends req
+// under it. size is the number of frames the call can be sent before it
+// takes them: 1 for a single answer, more for a stream. On error nothing
+// was sent and nothing is pending.
+func (c *Client) request(id uint32, req wire.Message, want wire.Kind, size int) (*call, error) {
+	cl := &call{kind: req.Kind(), want: want, stream: size > 1, ch: make(chan wire.Message, size)}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.pending == nil {
-		return nil, c.err
+		c.mu.Unlock()
+		return nil, c.failure()
 	}
 	c.pending[id] = cl
+	c.mu.Unlock()
+	if err := c.send(id, req); err != nil {
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
+		return nil, err
+	}
 	return cl, nil
-}
-
-// unregister forgets a call whose request could not be sent.
-func (c *Client) unregister(id uint32) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.pending, id)
 }
 
 // send writes one frame. A message the wire refuses to encode is returned
@@ -263,30 +265,29 @@ func (c *Client) wait(ctx context.Context, cl *call) (wire.Message, error) {
 	}
 }
 
-// roundTrip sends req under a new id and waits for its single answer,
-// which is of kind want or a Result. A Result with an error is returned as
-// that error (see resultError); a successful Result is acceptable only
-// when want is KindResult.
+// roundTrip sends req under a new id and waits for its answer (see
+// answer).
 func (c *Client) roundTrip(ctx context.Context, req wire.Message, want wire.Kind) (wire.Message, error) {
-	return c.exchange(ctx, c.newID(), req, want)
-}
-
-// exchange is roundTrip with a given id.
-func (c *Client) exchange(ctx context.Context, id uint32, req wire.Message, want wire.Kind) (wire.Message, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	cl, err := c.register(id, req.Kind(), want, 1)
+	id := c.newID()
+	cl, err := c.request(id, req, want, 1)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.send(id, req); err != nil {
-		c.unregister(id)
-		return nil, err
-	}
+	return c.answer(ctx, id, cl)
+}
+
+// answer waits for the single answer of call id, which is of kind
+// cl.want or a Result. A Result with an error is returned as that error
+// (see resultError); a successful Result is an answer only when cl.want
+// is KindResult. If ctx ends first, a read is canceled on the agent; any
+// other request runs to its end there, and its answer is discarded.
+func (c *Client) answer(ctx context.Context, id uint32, cl *call) (wire.Message, error) {
 	m, err := c.wait(ctx, cl)
 	if err != nil {
-		if req.Kind() == wire.KindReadReq && ctx.Err() != nil {
+		if cl.kind == wire.KindReadReq && ctx.Err() != nil {
 			c.cancel(id)
 		}
 		return nil, err
@@ -295,8 +296,8 @@ func (c *Client) exchange(ctx context.Context, id uint32, req wire.Message, want
 		if r.Code != wire.CodeOK {
 			return nil, resultError(r)
 		}
-		if want != wire.KindResult {
-			err := fmt.Errorf("%w: success Result in answer to %v %d", wire.ErrProtocol, req.Kind(), id)
+		if cl.want != wire.KindResult {
+			err := fmt.Errorf("%w: success Result in answer to %v %d", wire.ErrProtocol, cl.kind, id)
 			c.fail(fmt.Errorf("%w: %w", endpoint.ErrClosed, err))
 			return nil, c.failure()
 		}
@@ -317,17 +318,33 @@ func resultError(r *wire.Result) error {
 	if r.Code == wire.CodeOK {
 		return nil
 	}
-	return endpoint.FromCode(r.Code, r.Msg)
+	return &agentError{endpoint.FromCode(r.Code, r.Msg)}
+}
+
+// agentError is an error the agent reported. Its text already names the
+// operation and path, as the agent's Host or Endpoint wrote it.
+type agentError struct{ err error }
+
+func (e *agentError) Error() string { return e.err.Error() }
+func (e *agentError) Unwrap() error { return e.err }
+
+// opError returns err as the failure of op on path, unless the agent
+// reported it, with op and path already named.
+func opError(op, path string, err error) error {
+	if _, ok := err.(*agentError); ok {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", op, path, err)
 }
 
 // Stat implements endpoint.Host.
 func (c *Client) Stat(ctx context.Context, path string) (wire.StatResp, error) {
 	if err := checkHostPath(path); err != nil {
-		return wire.StatResp{}, fmt.Errorf("stat %s: %w", path, err)
+		return wire.StatResp{}, opError("stat", path, err)
 	}
 	m, err := c.roundTrip(ctx, &wire.StatReq{Path: path}, wire.KindStatResp)
 	if err != nil {
-		return wire.StatResp{}, fmt.Errorf("stat %s: %w", path, err)
+		return wire.StatResp{}, opError("stat", path, err)
 	}
 	return *m.(*wire.StatResp), nil
 }
@@ -335,11 +352,11 @@ func (c *Client) Stat(ctx context.Context, path string) (wire.StatResp, error) {
 // Glob implements endpoint.Host.
 func (c *Client) Glob(ctx context.Context, pattern string) ([]string, error) {
 	if err := checkHostPath(pattern); err != nil {
-		return nil, fmt.Errorf("glob %s: %w", pattern, err)
+		return nil, opError("glob", pattern, err)
 	}
 	m, err := c.roundTrip(ctx, &wire.GlobReq{Pattern: pattern}, wire.KindGlobResp)
 	if err != nil {
-		return nil, fmt.Errorf("glob %s: %w", pattern, err)
+		return nil, opError("glob", pattern, err)
 	}
 	return m.(*wire.GlobResp).Paths, nil
 }
@@ -350,20 +367,20 @@ func (c *Client) Glob(ctx context.Context, pattern string) ([]string, error) {
 // until the session ends.
 func (c *Client) Open(ctx context.Context, dir string, create bool) (endpoint.Endpoint, error) {
 	if err := checkHostPath(dir); err != nil {
-		return nil, fmt.Errorf("open %s: %w", dir, err)
+		return nil, opError("open", dir, err)
 	}
 	m, err := c.roundTrip(ctx, &wire.OpenReq{Path: dir, Create: create}, wire.KindOpenResp)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", dir, err)
+		return nil, opError("open", dir, err)
 	}
 	return &proxy{c: c, root: m.(*wire.OpenResp).Root}, nil
 }
 
 // checkHostPath refuses a host path the wire would refuse to send, with
-// the error the agent would give.
+// an error matching endpoint.ErrInvalidPath, as the agent would.
 func checkHostPath(p string) error {
 	if p == "" || len(p) > wire.MaxPath || strings.IndexByte(p, 0) >= 0 {
-		return endpoint.FromCode(wire.CodeInvalid, fmt.Sprintf("invalid host path %q", p))
+		return fmt.Errorf("%w: %q", endpoint.ErrInvalidPath, p)
 	}
 	return nil
 }

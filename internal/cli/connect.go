@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fcp-dev/fcp/internal/agent"
+	"github.com/fcp-dev/fcp/internal/endpoint"
+	"github.com/fcp-dev/fcp/internal/endpoint/local"
+	"github.com/fcp-dev/fcp/internal/endpoint/remote"
+	"github.com/fcp-dev/fcp/internal/progress"
+	"github.com/fcp-dev/fcp/internal/transport"
+)
+
+// connectTimeout bounds starting a remote agent: the shell's start, the
+// probe, the upload and the handshake.
+const connectTimeout = 2 * time.Minute
+
+// connect returns the Host an operand lives on: this machine, or an agent
+// started through the remote shell.
+func connect(ctx context.Context, op operand, o copyOptions, env Env) (endpoint.Host, error) {
+	if !op.remote() {
+		return local.NewHost(), nil
+	}
+	argv, err := transport.RshArgv(o.rshCommand(), op.target(), "sh")
+	if err != nil {
+		return nil, usageErrorf("-e: %w", err)
+	}
+	logger := newLogger(env.Stderr, o.verbose)
+	proc, err := transport.Command{
+		Argv:        argv,
+		Stderr:      env.Stderr,
+		Interactive: progress.IsTerminal(env.Stderr),
+	}.Start(ctx)
+	if err != nil {
+		return nil, withKind(errConn, fmt.Errorf("%s: %w", op.Host, err))
+	}
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	var args []string
+	if o.verbose >= 3 {
+		args = []string{"agent", "-vvv"}
+	}
+	res, err := agent.Bootstrap(ctx, proc, agent.Options{Args: args, Logger: logger})
+	if err != nil {
+		proc.Close()
+		return nil, withKind(errStart, fmt.Errorf("%s: starting agent with %q: %w", op.Host, strings.Join(argv, " "), err))
+	}
+	c, err := remote.Dial(ctx, res.Reader, proc, remote.DialOptions{Software: software(), Closer: proc, Logger: logger})
+	if err != nil {
+		return nil, withKind(errStart, fmt.Errorf("%s: %w", op.Host, err))
+	}
+	return c, nil
+}
+
+// rshCommand returns the remote-shell command: -e as given, or ssh with
+// the ssh flags (-p, -i, -F) passed on.
+func (o copyOptions) rshCommand() string {
+	rsh := o.rsh
+	if rsh == "" {
+		rsh = "ssh"
+	}
+	words := strings.Fields(rsh)
+	if len(words) == 0 || path.Base(strings.Trim(words[0], `'"`)) != "ssh" {
+		return rsh
+	}
+	port := o.port
+	if port == 0 {
+		port = o.scpPort
+	}
+	if port != 0 {
+		rsh += " -p " + strconv.Itoa(port)
+	}
+	if o.identity != "" {
+		rsh += " -i " + rshQuote(o.identity)
+	}
+	if o.sshConfig != "" {
+		rsh += " -F " + rshQuote(o.sshConfig)
+	}
+	return rsh
+}
+
+// rshQuote quotes s as one word of an rsync-style -e command.
+func rshQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

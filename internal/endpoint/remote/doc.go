@@ -1,0 +1,59 @@
+// Package remote carries endpoint.Host and endpoint.Endpoint over the wire
+// protocol, in the manner of mutagen's remote endpoint: Serve answers the
+// requests of a peer with any endpoint.Host (the agent side), and Dial
+// returns a Client, an endpoint.Host whose methods are those requests (the
+// controller side). The sync logic cannot tell a Client from a local Host.
+//
+// # Requests
+//
+// Every request frame carries an id the Client draws from a counter (never
+// 0, never reused in a session); every answer carries the id of the request
+// it answers. Stat, Glob, Open, Close, Read and Apply are answered by one
+// frame; a scan by ScanBatch frames and a final Result; a file being
+// created by nothing until its commit, which gets a Result. The id of an
+// OpenReq becomes the root handle that later requests name; the id of a
+// CreateReq names the file in its Data, CommitReq and AbortReq frames.
+// Errors cross as a wire.Result holding endpoint.Code(err) and the error's
+// text, and come out of the Client as endpoint.FromCode(code, text), so
+// errors.Is matches the same sentinels on both sides.
+//
+// # Goroutines
+//
+// Serve reads frames in one loop, the caller's goroutine. It answers Stat,
+// Glob, Open, Close and Apply there, and creates, writes, commits and
+// aborts files there, in the order the frames arrive: an op or a commit
+// whose frame comes first is applied first, so a directory made by an
+// Apply is there for a Create sent after it. Each scan and each read runs
+// in a goroutine of its own (reads at most 16 at a time; while all are
+// busy the loop stops reading, which pushes back on the peer); a Cancel
+// ends it. Serve returns only after every goroutine it started has
+// finished, every file still being created is aborted and every root it
+// opened is closed.
+//
+// A Client owns one reader goroutine. It routes each frame to the pending
+// call with its id through a channel buffered for every frame the call can
+// be sent, so it never waits for a caller; a frame for no pending call, of
+// a kind the call cannot be sent, or beyond a scan's credit is a protocol
+// violation and ends the session. Callers send their own requests (the
+// stream's writes are serialised and batched by wire.Conn) and wait on
+// their own channels, holding no lock, so any number of requests are in
+// flight at once. Client.Close closes the stream and waits for the
+// reader; every pending and later call then fails with an error matching
+// endpoint.ErrClosed, which also wraps the cause when the connection was
+// lost or the agent broke the protocol.
+//
+// # Flow control
+//
+// A scan is granted credit for a number of ScanBatch frames with its
+// request and more with ScanMore frames as the caller's function consumes
+// them; the agent sends a batch only against credit, so a slow consumer
+// holds back the agent's walk, never the connection, and the reader's
+// channel for the scan never fills. A batch holds up to 256 entries or
+// about 64 KiB, and a partial batch is sent 5 ms after its first entry was
+// found, so the consumer's pipeline starts while a slow walk goes on.
+//
+// Small files cost one round trip: Create and Write send their frames and
+// return, and only Commit waits, for the Result that reports any failure
+// of the create, the writes or the commit itself. A Write's data is
+// written to the stream before it returns.
+package remote

@@ -1,0 +1,795 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fcp-dev/fcp/internal/endpoint"
+	"github.com/fcp-dev/fcp/internal/endpoint/local"
+	"github.com/fcp-dev/fcp/internal/wire"
+	"github.com/zeebo/blake3"
+)
+
+// hang bounds every wait of these tests for something that must happen
+// promptly; exceeding it is a failure, not a synchronisation.
+const hang = 20 * time.Second
+
+// session is a Client connected over a net.Pipe to Serve.
+type session struct {
+	client     *Client
+	serverConn net.Conn
+	served     chan error // Serve's result
+}
+
+// startSession serves host on one end of a pipe and dials the other. The
+// test's cleanup closes the client and waits for Serve.
+func startSession(t *testing.T, host endpoint.Host) *session {
+	t.Helper()
+	cc, sc := net.Pipe()
+	s := &session{serverConn: sc, served: make(chan error, 1)}
+	go func() {
+		s.served <- Serve(context.Background(), sc, sc, host, ServeOptions{
+			Software: "agent under test",
+			Closer:   sc,
+			Logger:   testLogger(t),
+		})
+	}()
+	c, err := Dial(t.Context(), cc, cc, DialOptions{Software: "controller under test", Closer: cc, Logger: testLogger(t)})
+	if err != nil {
+		sc.Close()
+		<-s.served
+		t.Fatalf("Dial: %v", err)
+	}
+	s.client = c
+	t.Cleanup(func() {
+		c.Close()
+		s.wait(t)
+	})
+	return s
+}
+
+// wait returns Serve's result, failing the test if Serve does not return.
+func (s *session) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-s.served:
+		s.served <- err
+		return err
+	case <-time.After(hang):
+		t.Fatal("Serve did not return")
+		return nil
+	}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// openRemote returns an Endpoint on dir through a new session.
+func openRemote(t *testing.T, dir string) (*session, endpoint.Endpoint) {
+	t.Helper()
+	s := startSession(t, local.NewHost())
+	ep, err := s.client.Open(t.Context(), dir, false)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { ep.Close() })
+	return s, ep
+}
+
+func writeFile(ctx context.Context, ep endpoint.Endpoint, rel string, data []byte, mode uint32, mtime int64) error {
+	w, err := ep.Create(ctx, rel, int64(len(data)))
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if err := w.Write(ctx, 0, data, blake3.Sum256(data)); err != nil {
+		return err
+	}
+	return w.Commit(ctx, int64(len(data)), mode, mtime)
+}
+
+func TestServeReturnsNilWhenClientCloses(t *testing.T) {
+	dir := t.TempDir()
+	s, ep := openRemote(t, dir)
+	ctx := t.Context()
+
+	w, err := ep.Create(ctx, "pending", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(ctx, 0, []byte("abc"), blake3.Sum256([]byte("abc"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.client.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.wait(t); err != nil {
+		t.Fatalf("Serve = %v, want nil", err)
+	}
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 0 {
+		t.Errorf("after the session, the root holds %v; want the pending file aborted", names)
+	}
+	if _, err := s.client.Stat(ctx, dir); !errors.Is(err, endpoint.ErrClosed) {
+		t.Errorf("Stat after Close = %v, want endpoint.ErrClosed", err)
+	}
+	if err := w.Commit(ctx, 3, 0o644, 0); !errors.Is(err, endpoint.ErrClosed) {
+		t.Errorf("Commit after Close = %v, want endpoint.ErrClosed", err)
+	}
+}
+
+func TestServeEndsWithContext(t *testing.T) {
+	cc, sc := net.Pipe()
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() {
+		served <- Serve(ctx, sc, sc, local.NewHost(), ServeOptions{Closer: sc})
+	}()
+	c, err := Dial(t.Context(), cc, cc, DialOptions{Closer: cc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cancel()
+	select {
+	case err := <-served:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Serve = %v, want context.Canceled", err)
+		}
+	case <-time.After(hang):
+		t.Fatal("Serve did not return after its context ended")
+	}
+	if _, err := c.Stat(t.Context(), "/"); !errors.Is(err, endpoint.ErrClosed) {
+		t.Errorf("Stat = %v, want endpoint.ErrClosed", err)
+	}
+}
+
+func TestConcurrentCommits(t *testing.T) {
+	const files = 200
+	dir := t.TempDir()
+	_, ep := openRemote(t, dir)
+
+	g, ctx := errgroup.WithContext(t.Context())
+	for i := range files {
+		g.Go(func() error {
+			name := fmt.Sprintf("f%03d", i)
+			return writeFile(ctx, ep, name, []byte(strings.Repeat(name, 100*(i%7))), 0o640, int64(i)*1e9)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range files {
+		name := fmt.Sprintf("f%03d", i)
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.Repeat(name, 100*(i%7)); string(got) != want {
+			t.Errorf("%s holds %d bytes, want %d", name, len(got), len(want))
+		}
+	}
+}
+
+// makeTree creates dirs directories of files files each under root and
+// returns the number of entries a scan of root reports.
+func makeTree(t *testing.T, root string, dirs, files int) int {
+	t.Helper()
+	for d := range dirs {
+		sub := filepath.Join(root, fmt.Sprintf("d%03d", d))
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f := range files {
+			if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%03d", f)), []byte{byte(f)}, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return 1 + dirs + dirs*files
+}
+
+func TestScanFlowControlWithConcurrentReads(t *testing.T) {
+	dir := t.TempDir()
+	want := makeTree(t, dir, 100, 100)
+	_, ep := openRemote(t, dir)
+	ctx := t.Context()
+
+	// The consumer is slow and, every 1000 entries, waits for a burst of
+	// reads on the same connection while the agent's scan is held back by
+	// credit: a scan must not stall the connection, nor a stalled consumer
+	// overflow the client's receive side.
+	readBurst := func() error {
+		g, ctx := errgroup.WithContext(ctx)
+		for i := range 32 {
+			g.Go(func() error {
+				rel := fmt.Sprintf("d%03d/f%03d", i, i)
+				c, err := ep.Read(ctx, rel, 0, 10)
+				if err != nil {
+					return err
+				}
+				if len(c.Data) != 1 || c.Data[0] != byte(i) {
+					return fmt.Errorf("read %s = %q", rel, c.Data)
+				}
+				return nil
+			})
+		}
+		return g.Wait()
+	}
+	n := 0
+	var last string
+	err := ep.Scan(ctx, ".", endpoint.ScanOptions{}, func(e *wire.Entry) error {
+		if n > 0 && wire.ComparePaths(last, e.Path) >= 0 {
+			return fmt.Errorf("%q after %q", e.Path, last)
+		}
+		last = e.Path
+		n++
+		if n%1000 == 1 {
+			if err := readBurst(); err != nil {
+				return fmt.Errorf("reads during the scan: %w", err)
+			}
+		}
+		if n%100 == 0 {
+			time.Sleep(time.Millisecond) // a slow consumer
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != want {
+		t.Errorf("scan reported %d entries, want %d", n, want)
+	}
+}
+
+func TestScanCanceled(t *testing.T) {
+	errStop := errors.New("stop")
+	tests := []struct {
+		name    string
+		stopAt  int
+		cancel  bool // cancel the context instead of failing fn
+		wantErr error
+	}{
+		{name: "fn fails at once", stopAt: 1, wantErr: errStop},
+		{name: "fn fails mid-scan", stopAt: 3000, wantErr: errStop},
+		{name: "context canceled", stopAt: 2000, cancel: true, wantErr: context.Canceled},
+	}
+	dir := t.TempDir()
+	total := makeTree(t, dir, 50, 100)
+	s, ep := openRemote(t, dir)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			n := 0
+			err := ep.Scan(ctx, ".", endpoint.ScanOptions{}, func(*wire.Entry) error {
+				if n++; n == tt.stopAt {
+					if tt.cancel {
+						cancel()
+						return nil
+					}
+					return errStop
+				}
+				return nil
+			})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Scan = %v, want %v", err, tt.wantErr)
+			}
+			if !tt.cancel {
+				// Scan drained the canceled scan up to its Result.
+				s.client.mu.Lock()
+				pending := len(s.client.pending)
+				s.client.mu.Unlock()
+				if pending != 0 {
+					t.Errorf("%d calls pending after Scan returned", pending)
+				}
+			}
+			// The session is still good for a complete scan.
+			n = 0
+			if err := ep.Scan(t.Context(), ".", endpoint.ScanOptions{}, func(*wire.Entry) error { n++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if n != total {
+				t.Errorf("second scan reported %d entries, want %d", n, total)
+			}
+		})
+	}
+}
+
+func TestApplySplitsLargeBatches(t *testing.T) {
+	dir := t.TempDir()
+	_, ep := openRemote(t, dir)
+	ops := make([]wire.Op, wire.MaxBatch+100)
+	for i := range ops {
+		ops[i] = wire.Op{Kind: wire.OpMkdir, Path: fmt.Sprintf("d%05d", i), Mode: 0o755}
+	}
+	ops[7].Path = "../escape"
+	errs, err := ep.Apply(t.Context(), ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != len(ops) {
+		t.Fatalf("Apply returned %d results for %d ops", len(errs), len(ops))
+	}
+	for i, err := range errs {
+		if i == 7 {
+			if !errors.Is(err, endpoint.ErrInvalidPath) {
+				t.Errorf("op 7 (../escape) = %v, want endpoint.ErrInvalidPath", err)
+			}
+		} else if err != nil {
+			t.Errorf("op %d: %v", i, err)
+		}
+	}
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != len(ops)-1 {
+		t.Errorf("root holds %d entries, want %d", len(names), len(ops)-1)
+	}
+}
+
+func TestUnknownRoot(t *testing.T) {
+	s := startSession(t, local.NewHost())
+	ep := &proxy{c: s.client, root: 4242}
+	ctx := t.Context()
+	if _, err := ep.Read(ctx, "f", 0, 1); !errors.Is(err, endpoint.ErrInvalidPath) {
+		t.Errorf("Read = %v, want endpoint.ErrInvalidPath", err)
+	}
+	if err := writeFile(ctx, ep, "f", []byte("x"), 0o644, 0); !errors.Is(err, endpoint.ErrInvalidPath) {
+		t.Errorf("Create+Commit = %v, want endpoint.ErrInvalidPath", err)
+	}
+	if err := ep.Scan(ctx, ".", endpoint.ScanOptions{}, func(*wire.Entry) error { return nil }); !errors.Is(err, endpoint.ErrInvalidPath) {
+		t.Errorf("Scan = %v, want endpoint.ErrInvalidPath", err)
+	}
+	if _, err := ep.Apply(ctx, []wire.Op{{Kind: wire.OpMkdir, Path: "d"}}); !errors.Is(err, endpoint.ErrInvalidPath) {
+		t.Errorf("Apply = %v, want endpoint.ErrInvalidPath", err)
+	}
+	if _, err := s.client.Stat(ctx, "/"); err != nil {
+		t.Errorf("Stat after the failures: %v", err)
+	}
+}
+
+// gatedHost is a local Host whose commits wait for gate to close, after
+// signalling entered.
+type gatedHost struct {
+	endpoint.Host
+	entered chan struct{} // receives once per commit that starts waiting
+	gate    chan struct{}
+}
+
+func (h *gatedHost) Open(ctx context.Context, dir string, create bool) (endpoint.Endpoint, error) {
+	ep, err := h.Host.Open(ctx, dir, create)
+	if err != nil {
+		return nil, err
+	}
+	return &gatedEndpoint{Endpoint: ep, h: h}, nil
+}
+
+type gatedEndpoint struct {
+	endpoint.Endpoint
+	h *gatedHost
+}
+
+func (e *gatedEndpoint) Create(ctx context.Context, rel string, size int64) (endpoint.FileWriter, error) {
+	w, err := e.Endpoint.Create(ctx, rel, size)
+	if err != nil {
+		return nil, err
+	}
+	return &gatedWriter{FileWriter: w, h: e.h}, nil
+}
+
+type gatedWriter struct {
+	endpoint.FileWriter
+	h *gatedHost
+}
+
+func (w *gatedWriter) Commit(ctx context.Context, size int64, mode uint32, mtime int64) error {
+	w.h.entered <- struct{}{}
+	<-w.h.gate
+	return w.FileWriter.Commit(ctx, size, mode, mtime)
+}
+
+func TestConnectionLost(t *testing.T) {
+	dir := t.TempDir()
+	makeTree(t, dir, 20, 100)
+	host := &gatedHost{Host: local.NewHost(), entered: make(chan struct{}, 100), gate: make(chan struct{})}
+	s := startSession(t, host)
+	defer close(host.gate) // lets the agent's read loop go on, before the cleanup waits for Serve
+	ctx := t.Context()
+	ep, err := s.client.Open(ctx, dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	scanning := make(chan struct{})
+	killed := make(chan struct{})
+	var scanErr error
+	wg.Go(func() {
+		n := 0
+		scanErr = ep.Scan(ctx, ".", endpoint.ScanOptions{}, func(*wire.Entry) error {
+			if n++; n == 1 {
+				close(scanning)
+				<-killed
+			}
+			return nil
+		})
+	})
+	<-scanning
+	const commits = 5
+	commitErrs := make([]error, commits)
+	for i := range commits {
+		wg.Go(func() {
+			commitErrs[i] = writeFile(ctx, ep, fmt.Sprintf("new%d", i), []byte("data"), 0o644, 0)
+		})
+	}
+	<-host.entered // the agent is inside the first commit; the others wait behind it
+
+	s.serverConn.Close()
+	close(killed)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(hang):
+		t.Fatal("calls did not return after the connection was lost")
+	}
+	if !errors.Is(scanErr, endpoint.ErrClosed) {
+		t.Errorf("Scan = %v, want endpoint.ErrClosed", scanErr)
+	}
+	for i, err := range commitErrs {
+		if !errors.Is(err, endpoint.ErrClosed) {
+			t.Errorf("commit %d = %v, want endpoint.ErrClosed", i, err)
+		}
+	}
+	if _, err := ep.Read(ctx, "d000/f000", 0, 1); !errors.Is(err, endpoint.ErrClosed) {
+		t.Errorf("Read after the loss = %v, want endpoint.ErrClosed", err)
+	}
+	if err := ep.Close(); err != nil {
+		t.Errorf("Endpoint.Close after the loss = %v, want nil", err)
+	}
+}
+
+// rawPeer is the far end of a pipe speaking wire frames directly, for
+// tests that break the protocol. Frames it receives go to recv until the
+// stream ends.
+type rawPeer struct {
+	conn *wire.Conn
+	raw  net.Conn
+	recv chan frame
+	wg   sync.WaitGroup
+}
+
+type frame struct {
+	id uint32
+	m  wire.Message
+}
+
+func newRawPeer(t *testing.T, raw net.Conn) *rawPeer {
+	p := &rawPeer{conn: wire.NewConn(raw, raw), raw: raw, recv: make(chan frame, 1024)}
+	if _, _, err := p.conn.Handshake(wire.Hello{MinVersion: 1, MaxVersion: 1, Software: "raw"}); err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	p.wg.Go(func() {
+		defer close(p.recv)
+		for {
+			id, m, err := p.conn.Recv()
+			if err != nil {
+				return
+			}
+			p.recv <- frame{id, m}
+		}
+	})
+	t.Cleanup(func() {
+		raw.Close()
+		p.wg.Wait()
+	})
+	return p
+}
+
+// next returns the next frame from the other side.
+func (p *rawPeer) next(t *testing.T) frame {
+	t.Helper()
+	select {
+	case f, ok := <-p.recv:
+		if !ok {
+			t.Fatal("stream ended")
+		}
+		return f
+	case <-time.After(hang):
+		t.Fatal("no frame")
+		return frame{}
+	}
+}
+
+// stuckScanHost is a local Host whose scans wait for their context.
+type stuckScanHost struct{ endpoint.Host }
+
+func (h stuckScanHost) Open(ctx context.Context, dir string, create bool) (endpoint.Endpoint, error) {
+	ep, err := h.Host.Open(ctx, dir, create)
+	if err != nil {
+		return nil, err
+	}
+	return stuckScanEndpoint{ep}, nil
+}
+
+type stuckScanEndpoint struct{ endpoint.Endpoint }
+
+func (stuckScanEndpoint) Scan(ctx context.Context, _ string, _ endpoint.ScanOptions, _ func(*wire.Entry) error) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestServeRefusesBrokenPeer(t *testing.T) {
+	dir := t.TempDir()
+	type send struct {
+		id uint32
+		m  wire.Message
+	}
+	tests := []struct {
+		name  string
+		open  bool // open dir as root 1 first
+		sends []send
+		raw   []byte // bytes written after sends
+	}{
+		{name: "answer kind", sends: []send{{1, &wire.StatResp{Abs: "/"}}}},
+		{name: "Hello after handshake", sends: []send{{1, &wire.Hello{MinVersion: 1, MaxVersion: 1}}}},
+		{name: "request id 0", sends: []send{{0, &wire.StatReq{Path: "/"}}}},
+		{name: "Data for unknown file", sends: []send{{5, &wire.Data{Data: []byte("x")}}}},
+		{name: "CommitReq for unknown file", sends: []send{{5, &wire.CommitReq{}}}},
+		{name: "AbortReq for unknown file", sends: []send{{5, &wire.AbortReq{}}}},
+		{name: "CreateReq id in use", open: true, sends: []send{
+			{5, &wire.CreateReq{Root: 1, Path: "f"}},
+			{5, &wire.CreateReq{Root: 1, Path: "g"}},
+		}},
+		{name: "credit beyond limit", open: true, sends: []send{
+			{5, &wire.ScanReq{Root: 1, Path: ".", Credit: wire.MaxCredit}},
+			{5, &wire.ScanMore{N: 1}},
+		}},
+		{name: "ScanReq id in use", open: true, sends: []send{
+			{6, &wire.ScanReq{Root: 1, Path: ".", Credit: 1}},
+			{6, &wire.ScanReq{Root: 1, Path: ".", Credit: 1}},
+		}},
+		{name: "unknown kind", raw: []byte{0, 0, 0, 5, 99, 0, 0, 0, 1}},
+		{name: "frame too large", raw: []byte{0xff, 0, 0, 0}},
+		{name: "bad body", raw: []byte{0, 0, 0, 7, byte(wire.KindStatReq), 0, 0, 0, 1, 5, 'x'}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cc, sc := net.Pipe()
+			served := make(chan error, 1)
+			go func() {
+				host := stuckScanHost{local.NewHost()}
+				served <- Serve(t.Context(), sc, sc, host, ServeOptions{Closer: sc, Logger: testLogger(t)})
+			}()
+			p := newRawPeer(t, cc)
+			if tt.open {
+				if err := p.conn.Send(1, &wire.OpenReq{Path: dir}); err != nil {
+					t.Fatal(err)
+				}
+				if f := p.next(t); f.m.Kind() != wire.KindOpenResp {
+					t.Fatalf("OpenReq answered by %v", f.m.Kind())
+				}
+			}
+			for _, s := range tt.sends {
+				if err := p.conn.Send(s.id, s.m); err != nil {
+					t.Fatalf("send %v: %v", s.m.Kind(), err)
+				}
+			}
+			if tt.raw != nil {
+				if _, err := cc.Write(tt.raw); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case err := <-served:
+				if !errors.Is(err, wire.ErrProtocol) && !errors.Is(err, wire.ErrTooLarge) {
+					t.Errorf("Serve = %v, want a protocol error", err)
+				}
+			case <-time.After(hang):
+				t.Fatal("Serve did not return")
+			}
+		})
+	}
+}
+
+func TestClientRefusesBrokenAgent(t *testing.T) {
+	tests := []struct {
+		name string
+		// call makes one request of c; answer answers it as a broken
+		// agent would.
+		call   func(ctx context.Context, c *Client) error
+		answer func(t *testing.T, p *rawPeer)
+	}{
+		{
+			name: "wrong answer kind",
+			call: func(ctx context.Context, c *Client) error {
+				_, err := c.Stat(ctx, "/")
+				return err
+			},
+			answer: func(t *testing.T, p *rawPeer) {
+				f := p.next(t)
+				p.conn.Send(f.id, &wire.ReadResp{})
+			},
+		},
+		{
+			name: "success Result for Stat",
+			call: func(ctx context.Context, c *Client) error {
+				_, err := c.Stat(ctx, "/")
+				return err
+			},
+			answer: func(t *testing.T, p *rawPeer) {
+				f := p.next(t)
+				p.conn.Send(f.id, &wire.Result{})
+			},
+		},
+		{
+			name: "answer to no request",
+			call: func(ctx context.Context, c *Client) error {
+				_, err := c.Stat(ctx, "/")
+				return err
+			},
+			answer: func(t *testing.T, p *rawPeer) {
+				f := p.next(t)
+				p.conn.Send(f.id+1000, &wire.StatResp{Abs: "/"})
+			},
+		},
+		{
+			name: "read longer than asked",
+			call: func(ctx context.Context, c *Client) error {
+				_, err := (&proxy{c: c, root: 1}).Read(ctx, "f", 0, 4)
+				return err
+			},
+			answer: func(t *testing.T, p *rawPeer) {
+				f := p.next(t)
+				p.conn.Send(f.id, &wire.ReadResp{Data: []byte("too long")})
+			},
+		},
+		{
+			name: "apply results miscounted",
+			call: func(ctx context.Context, c *Client) error {
+				_, err := (&proxy{c: c, root: 1}).Apply(ctx, []wire.Op{{Kind: wire.OpMkdir, Path: "d"}})
+				return err
+			},
+			answer: func(t *testing.T, p *rawPeer) {
+				f := p.next(t)
+				p.conn.Send(f.id, &wire.ApplyResp{Results: make([]wire.Result, 2)})
+			},
+		},
+		{
+			name: "scan out of order",
+			call: func(ctx context.Context, c *Client) error {
+				return (&proxy{c: c, root: 1}).Scan(ctx, ".", endpoint.ScanOptions{}, func(*wire.Entry) error { return nil })
+			},
+			answer: func(t *testing.T, p *rawPeer) {
+				f := p.next(t)
+				p.conn.Send(f.id, &wire.ScanBatch{Entries: []wire.Entry{
+					{Path: ".", Type: wire.TypeDir}, {Path: "b", Type: wire.TypeDir}, {Path: "a", Type: wire.TypeDir},
+				}})
+			},
+		},
+		{
+			name: "scan beyond credit",
+			call: func(ctx context.Context, c *Client) error {
+				// The consumer holds its first entry until the client
+				// fails: it can take at most one batch off the channel.
+				return (&proxy{c: c, root: 1}).Scan(ctx, ".", endpoint.ScanOptions{}, func(*wire.Entry) error {
+					select {
+					case <-c.dead:
+						return nil
+					case <-time.After(hang):
+						return errors.New("client did not fail")
+					}
+				})
+			},
+			answer: func(t *testing.T, p *rawPeer) {
+				f := p.next(t)
+				for i := range scanCredit + 3 {
+					if err := p.conn.Send(f.id, &wire.ScanBatch{Entries: []wire.Entry{
+						{Path: fmt.Sprintf("e%03d", i), Type: wire.TypeDir},
+					}}); err != nil {
+						return
+					}
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cc, sc := net.Pipe()
+			type dialed struct {
+				c   *Client
+				err error
+			}
+			dialc := make(chan dialed, 1)
+			go func() {
+				c, err := Dial(t.Context(), cc, cc, DialOptions{Closer: cc, Logger: testLogger(t)})
+				dialc <- dialed{c, err}
+			}()
+			p := newRawPeer(t, sc)
+			d := <-dialc
+			if d.err != nil {
+				t.Fatal(d.err)
+			}
+			c := d.c
+			defer c.Close()
+
+			called := make(chan error, 1)
+			go func() { called <- tt.call(t.Context(), c) }()
+			tt.answer(t, p)
+			var err error
+			select {
+			case err = <-called:
+			case <-time.After(hang):
+				t.Fatal("call did not return")
+			}
+			if !errors.Is(err, endpoint.ErrClosed) || !errors.Is(err, wire.ErrProtocol) {
+				t.Errorf("call = %v, want endpoint.ErrClosed and wire.ErrProtocol", err)
+			}
+			if _, err := c.Stat(t.Context(), "/"); !errors.Is(err, endpoint.ErrClosed) {
+				t.Errorf("later Stat = %v, want endpoint.ErrClosed", err)
+			}
+		})
+	}
+}
+
+func TestDialFailures(t *testing.T) {
+	tests := []struct {
+		name  string
+		agent func(t *testing.T, raw net.Conn)
+		want  error
+	}{
+		{
+			name: "shell noise",
+			agent: func(t *testing.T, raw net.Conn) {
+				raw.Write([]byte("Welcome to the machine!\n"))
+				io.Copy(io.Discard, raw)
+			},
+			want: wire.ErrNoise,
+		},
+		{
+			name: "no common version",
+			agent: func(t *testing.T, raw net.Conn) {
+				conn := wire.NewConn(raw, raw)
+				conn.Handshake(wire.Hello{MinVersion: 7, MaxVersion: 9})
+				io.Copy(io.Discard, raw)
+			},
+			want: wire.ErrVersion,
+		},
+		{
+			name:  "agent hangs up",
+			agent: func(t *testing.T, raw net.Conn) { raw.Close() },
+			want:  io.ErrUnexpectedEOF,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cc, sc := net.Pipe()
+			var agent sync.WaitGroup
+			defer agent.Wait()
+			defer sc.Close()
+			agent.Go(func() { tt.agent(t, sc) })
+			_, err := Dial(t.Context(), cc, cc, DialOptions{Closer: cc})
+			if !errors.Is(err, tt.want) {
+				t.Errorf("Dial = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
