@@ -174,7 +174,7 @@ func TestLayoutRules(t *testing.T) {
 	tests := []struct {
 		name  string
 		setup func(t *testing.T, dst string) // prepare the destination
-		src   func(src string) []string        // source operands
+		src   func(src string) []string      // source operands
 		dst   func(dst string) string
 		want  []string // paths that must exist under the parent of dst
 	}{

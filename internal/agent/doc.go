@@ -34,11 +34,13 @@
 //     FCP<nonce> <ok|new|nodir> <uname -s> <uname -m> <cache dir>
 //
 //     where ok means an executable $fcp_f exists.
+//
 //  2. Platform. `uname -s` and `uname -m` are mapped to GOOS and GOARCH
 //     (Linux, Darwin, FreeBSD, NetBSD, OpenBSD, DragonFly; x86_64 and
 //     amd64, aarch64 and arm64, armv7l, i686 and i386, riscv64, ppc64le,
 //     ppc64, s390x, loongarch64). If they are not the binary's, the client
 //     sends `exit 1` and fails with ErrPlatform.
+//
 //  3. Upload, if the answer was new. The client sends a line that creates
 //     the temporary file fcp_t, "$fcp_d/.$fcp_b.$fcp_n" (unique per
 //     client, mode 600), answers FCP<nonce> ready (or FCP<nonce> fail and
@@ -57,6 +59,7 @@
 //     and answers FCP<nonce> ok. The rename is atomic, so clients
 //     bootstrapping the same host at once all succeed, whichever renames
 //     last.
+//
 //  4. Start. The client sends exec "$fcp_f" 'agent' (Options.Args) and
 //     waits for the agent's first byte of output: from then on the agent,
 //     not the shell, reads the stream, so the caller may write. If the

@@ -37,14 +37,14 @@ type copyOptions struct {
 	progress    bool
 	noProgress  bool
 
-	rsh        string
-	port       int
-	scpPort    int
-	identity   string
-	sshConfig  string
-	streams    int
-	workers    int
-	chunkSize  int
+	rsh       string
+	port      int
+	scpPort   int
+	identity  string
+	sshConfig string
+	streams   int
+	workers   int
+	chunkSize int
 }
 
 func (o *copyOptions) addFlags(cmd *cobra.Command) {
@@ -265,9 +265,9 @@ type reporter struct {
 	o        copyOptions
 	counters *progress.Counters
 	logger   *slog.Logger
-	json *progress.JSONWriter
-	bar  *progress.Renderer
-	mu   sync.Mutex
+	json     *progress.JSONWriter
+	bar      *progress.Renderer
+	mu       sync.Mutex
 }
 
 func newReporter(env Env, o copyOptions) *reporter {

@@ -86,8 +86,10 @@ func TestSymlinkEscape(t *testing.T) {
 			wantErr: endpoint.ErrInvalidPath,
 		},
 		{
-			name:    "create through nested symlink",
-			do:      func(ctx context.Context, e endpoint.Endpoint) error { return put(e, "real/link/x", "x", 0o644, testMtime) },
+			name: "create through nested symlink",
+			do: func(ctx context.Context, e endpoint.Endpoint) error {
+				return put(e, "real/link/x", "x", 0o644, testMtime)
+			},
 			wantErr: endpoint.ErrInvalidPath,
 		},
 		{

@@ -108,15 +108,15 @@ func (h *Host) Open(ctx context.Context, dir string, create bool) (endpoint.Endp
 		e.Close()
 		return nil, fmt.Errorf("open %s: %w", dir, endpoint.ErrClosed)
 	}
-	if h.open == nil {
-		h.open = make(map[*dirEndpoint]struct{})
-	}
-	h.open[e] = struct{}{}
 	e.onClose = func() {
 		h.mu.Lock()
 		delete(h.open, e)
 		h.mu.Unlock()
 	}
+	if h.open == nil {
+		h.open = make(map[*dirEndpoint]struct{})
+	}
+	h.open[e] = struct{}{}
 	return e, nil
 }
 

@@ -66,8 +66,10 @@ func TestCommit(t *testing.T) {
 			want:   "odd",
 		},
 		{
-			name:   "file shrinks",
-			setup:  func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "f"), strings.Repeat("x", 10000), 0o644) },
+			name: "file shrinks",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, "f"), strings.Repeat("x", 10000), 0o644)
+			},
 			rel:    "f",
 			chunks: []chunk{{0, "short"}},
 			mode:   0o644,

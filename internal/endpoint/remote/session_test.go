@@ -205,16 +205,55 @@ func makeTree(t *testing.T, root string, dirs, files int) int {
 	return 1 + dirs + dirs*files
 }
 
+// watchedHost is a local Host whose scans close reached once they have
+// found at entries.
+type watchedHost struct {
+	endpoint.Host
+	at      int
+	reached chan struct{}
+}
+
+func (h *watchedHost) Open(ctx context.Context, dir string, create bool) (endpoint.Endpoint, error) {
+	ep, err := h.Host.Open(ctx, dir, create)
+	if err != nil {
+		return nil, err
+	}
+	return &watchedEndpoint{ep, h}, nil
+}
+
+type watchedEndpoint struct {
+	endpoint.Endpoint
+	h *watchedHost
+}
+
+func (e *watchedEndpoint) Scan(ctx context.Context, rel string, opts endpoint.ScanOptions, fn func(*wire.Entry) error) error {
+	n := 0
+	return e.Endpoint.Scan(ctx, rel, opts, func(ent *wire.Entry) error {
+		if n++; n == e.h.at {
+			close(e.h.reached)
+		}
+		return fn(ent)
+	})
+}
+
 func TestScanFlowControlWithConcurrentReads(t *testing.T) {
 	dir := t.TempDir()
 	want := makeTree(t, dir, 100, 100)
-	_, ep := openRemote(t, dir)
+	// The agent can find this many entries while the consumer holds the
+	// first: the credit's worth of batches, and a batch more.
+	host := &watchedHost{Host: local.NewHost(), at: (scanCredit + 1) * batchEntries, reached: make(chan struct{})}
+	s := startSession(t, host)
 	ctx := t.Context()
+	ep, err := s.client.Open(ctx, dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	// The consumer is slow and, every 1000 entries, waits for a burst of
-	// reads on the same connection while the agent's scan is held back by
-	// credit: a scan must not stall the connection, nor a stalled consumer
-	// overflow the client's receive side.
+	// The consumer holds the first entry until the agent has used its
+	// credit, then, and every 1000 entries, waits for a burst of reads on
+	// the same connection while the agent's scan is held back by credit.
+	// It is slow throughout. A scan must not stall the connection, nor a
+	// stalled consumer overflow the client's receive side.
 	readBurst := func() error {
 		g, ctx := errgroup.WithContext(ctx)
 		for i := range 32 {
@@ -234,12 +273,18 @@ func TestScanFlowControlWithConcurrentReads(t *testing.T) {
 	}
 	n := 0
 	var last string
-	err := ep.Scan(ctx, ".", endpoint.ScanOptions{}, func(e *wire.Entry) error {
+	err = ep.Scan(ctx, ".", endpoint.ScanOptions{}, func(e *wire.Entry) error {
 		if n > 0 && wire.ComparePaths(last, e.Path) >= 0 {
 			return fmt.Errorf("%q after %q", e.Path, last)
 		}
 		last = e.Path
-		n++
+		if n++; n == 1 {
+			select {
+			case <-host.reached:
+			case <-time.After(hang):
+				return errors.New("the agent's scan did not run ahead of the consumer")
+			}
+		}
 		if n%1000 == 1 {
 			if err := readBurst(); err != nil {
 				return fmt.Errorf("reads during the scan: %w", err)
@@ -791,5 +836,128 @@ func TestDialFailures(t *testing.T) {
 				t.Errorf("Dial = %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+// trickleHost is a local Host whose scans report the root and then wait
+// for more to be released before reporting the rest.
+type trickleHost struct {
+	endpoint.Host
+	release chan struct{}
+}
+
+func (h trickleHost) Open(ctx context.Context, dir string, create bool) (endpoint.Endpoint, error) {
+	ep, err := h.Host.Open(ctx, dir, create)
+	if err != nil {
+		return nil, err
+	}
+	return trickleEndpoint{ep, h.release}, nil
+}
+
+type trickleEndpoint struct {
+	endpoint.Endpoint
+	release chan struct{}
+}
+
+func (e trickleEndpoint) Scan(ctx context.Context, rel string, opts endpoint.ScanOptions, fn func(*wire.Entry) error) error {
+	n := 0
+	return e.Endpoint.Scan(ctx, rel, opts, func(ent *wire.Entry) error {
+		if n++; n == 2 {
+			select {
+			case <-e.release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return fn(ent)
+	})
+}
+
+func TestScanSendsPartialBatchOfSlowScan(t *testing.T) {
+	dir := t.TempDir()
+	makeTree(t, dir, 1, 10)
+	release := make(chan struct{})
+	s := startSession(t, trickleHost{local.NewHost(), release})
+	ep, err := s.client.Open(t.Context(), dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The agent's scan holds its second entry until the consumer has
+	// seen the first: only a partial batch sent on time lets it go on.
+	ctx, cancel := context.WithTimeout(t.Context(), hang)
+	defer cancel()
+	n := 0
+	err = ep.Scan(ctx, ".", endpoint.ScanOptions{}, func(e *wire.Entry) error {
+		if n++; n == 1 {
+			close(release)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 12 {
+		t.Errorf("scan reported %d entries, want 12", n)
+	}
+}
+
+// nopWriterHost is a local Host whose files are written nowhere.
+type nopWriterHost struct{ endpoint.Host }
+
+func (h nopWriterHost) Open(ctx context.Context, dir string, create bool) (endpoint.Endpoint, error) {
+	ep, err := h.Host.Open(ctx, dir, create)
+	if err != nil {
+		return nil, err
+	}
+	return nopWriterEndpoint{ep}, nil
+}
+
+type nopWriterEndpoint struct{ endpoint.Endpoint }
+
+func (nopWriterEndpoint) Create(context.Context, string, int64) (endpoint.FileWriter, error) {
+	return nopWriter{}, nil
+}
+
+type nopWriter struct{}
+
+func (nopWriter) Write(context.Context, int64, []byte, wire.Sum) error { return nil }
+func (nopWriter) Commit(context.Context, int64, uint32, int64) error   { return nil }
+func (nopWriter) Abort() error                                         { return nil }
+
+func TestOpenFilesBounded(t *testing.T) {
+	s := startSession(t, nopWriterHost{local.NewHost()})
+	ctx := t.Context()
+	ep, err := s.client.Open(ctx, t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(name string) endpoint.FileWriter {
+		t.Helper()
+		w, err := ep.Create(ctx, name, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	writers := make([]endpoint.FileWriter, maxWriters)
+	for i := range writers {
+		writers[i] = create(fmt.Sprintf("f%d", i))
+	}
+	if err := create("one-too-many").Commit(ctx, 0, 0o644, 0); !errors.Is(err, endpoint.ErrInvalidPath) {
+		t.Errorf("commit beyond the limit = %v, want endpoint.ErrInvalidPath", err)
+	}
+	if err := writers[0].Commit(ctx, 0, 0o644, 0); err != nil {
+		t.Fatal(err)
+	}
+	writers[1].Abort()
+	for _, name := range []string{"again1", "again2"} {
+		if err := create(name).Commit(ctx, 0, 0o644, 0); err != nil {
+			t.Errorf("commit after others ended: %v", err)
+		}
+	}
+	for _, w := range writers[2:] {
+		if err := w.Commit(ctx, 0, 0o644, 0); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
