@@ -363,5 +363,3 @@ func listTree(t *testing.T, root string) string {
 	})
 	return b.String()
 }
-
-
