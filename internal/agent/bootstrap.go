@@ -56,7 +56,8 @@ var (
 // Options adjusts Bootstrap. The zero value is ready to use.
 type Options struct {
 	// Binary is the fcp executable to run remotely, uploaded if the
-	// remote host does not have it cached. nil means Self().
+	// remote host does not have it cached. nil means Self(), which hashes
+	// the executable anew: share one Binary between connections.
 	Binary *Binary
 	// Args are the agent's arguments; nil means {"agent"}. They reach the
 	// agent unchanged, whatever they contain.
@@ -152,9 +153,9 @@ func Bootstrap(ctx context.Context, s transport.Stream, opts Options) (*Result, 
 
 // dialogue is one Bootstrap's conversation with the remote shell. Every
 // command is one line, sent only after the previous one has answered with
-// a line starting with marker: a shell reading a pipe may read past the
-// line it executes, so nothing is sent that it could swallow on behalf of
-// a command reading the same input (head, the agent).
+// a line containing marker: a shell reading a pipe may read past the line
+// it executes, so nothing is sent that it could swallow on behalf of a
+// command reading the same input (head, the agent).
 type dialogue struct {
 	s        transport.Stream
 	br       *bufio.Reader

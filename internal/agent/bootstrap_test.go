@@ -244,6 +244,7 @@ func checkDir(t *testing.T, dir string, want ...string) {
 // TestBootstrap uploads the agent through each shell, then finds it
 // cached.
 func TestBootstrap(t *testing.T) {
+	t.Parallel()
 	bin := self(t)
 	args := []string{"agent", "-v", `it's "quoted" $HOME *`}
 	for _, sh := range shells(t) {
@@ -278,6 +279,7 @@ func TestBootstrap(t *testing.T) {
 
 // TestBootstrapNoise starts shells whose start-up prints text.
 func TestBootstrapNoise(t *testing.T) {
+	t.Parallel()
 	bin := self(t)
 	sh := dash(t)
 	tests := []struct {
@@ -310,6 +312,7 @@ func TestBootstrapNoise(t *testing.T) {
 
 // TestBootstrapShellFails covers shells that never answer.
 func TestBootstrapShellFails(t *testing.T) {
+	t.Parallel()
 	bin := self(t)
 	sh := dash(t)
 	tests := []struct {
@@ -364,6 +367,7 @@ func TestBootstrapShellFails(t *testing.T) {
 // TestBootstrapConcurrent bootstraps several clients into one empty cache
 // at once.
 func TestBootstrapConcurrent(t *testing.T) {
+	t.Parallel()
 	bin := self(t)
 	sh := dash(t)
 	home, tmp := t.TempDir(), t.TempDir()
@@ -392,6 +396,7 @@ func TestBootstrapConcurrent(t *testing.T) {
 
 // TestBootstrapPlatform refuses hosts the binary was not built for.
 func TestBootstrapPlatform(t *testing.T) {
+	t.Parallel()
 	sh := dash(t)
 	if runtime.GOOS != "linux" {
 		t.Skip("the test expects a Linux host")
@@ -465,6 +470,7 @@ func writeScript(t *testing.T, path, body string) {
 
 // TestBootstrapCacheDir checks the choice of the cache directory.
 func TestBootstrapCacheDir(t *testing.T) {
+	t.Parallel()
 	bin := self(t)
 	uid := strconv.Itoa(os.Getuid())
 	tests := []struct {
@@ -534,42 +540,47 @@ func TestBootstrapCacheDir(t *testing.T) {
 			},
 		},
 	}
-	sh := dash(t)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			home, tmp := t.TempDir(), t.TempDir()
-			extra, want := tt.setup(t, home, tmp)
-			r := open(t, sh.argv, env(home, tmp, sh.path, extra...))
-			res, err := bootstrap(t, r, Options{Binary: bin})
-			if want == "" {
-				if !errors.Is(err, ErrInstall) {
-					t.Fatalf("Bootstrap = %v, want ErrInstall", err)
+	for _, sh := range shells(t) {
+		for _, tt := range tests {
+			t.Run(sh.name+"/"+tt.name, func(t *testing.T) {
+				if sh.skip != "" {
+					t.Skip(sh.skip)
 				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if wantPath := filepath.Join(want, bin.Name()); res.Path != wantPath {
-				t.Errorf("Path = %q, want %q", res.Path, wantPath)
-			}
-			checkAgent(t, r, res, []string{})
-			checkCache(t, res.Path, bin)
-			if tt.dirMode != 0 {
-				fi, err := os.Stat(want)
+				home, tmp := t.TempDir(), t.TempDir()
+				extra, want := tt.setup(t, home, tmp)
+				r := open(t, sh.argv, env(home, tmp, sh.path, extra...))
+				res, err := bootstrap(t, r, Options{Binary: bin})
+				if want == "" {
+					if !errors.Is(err, ErrInstall) {
+						t.Fatalf("Bootstrap = %v, want ErrInstall", err)
+					}
+					return
+				}
 				if err != nil {
 					t.Fatal(err)
 				}
-				if fi.Mode().Perm() != tt.dirMode {
-					t.Errorf("%s has mode %v, want %v", want, fi.Mode().Perm(), tt.dirMode)
+				if wantPath := filepath.Join(want, bin.Name()); res.Path != wantPath {
+					t.Errorf("Path = %q, want %q", res.Path, wantPath)
 				}
-			}
-		})
+				checkAgent(t, r, res, []string{})
+				checkCache(t, res.Path, bin)
+				if tt.dirMode != 0 {
+					fi, err := os.Stat(want)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if fi.Mode().Perm() != tt.dirMode {
+						t.Errorf("%s has mode %v, want %v", want, fi.Mode().Perm(), tt.dirMode)
+					}
+				}
+			})
+		}
 	}
 }
 
 // TestBootstrapUploadFails damages the upload on the remote side.
 func TestBootstrapUploadFails(t *testing.T) {
+	t.Parallel()
 	bin := self(t)
 	sh := dash(t)
 	realHead, err := exec.LookPath("head")
@@ -663,6 +674,7 @@ func hashlessPath(t *testing.T) string {
 
 // TestBootstrapExecFails finds a cached agent that cannot run.
 func TestBootstrapExecFails(t *testing.T) {
+	t.Parallel()
 	bin := self(t)
 	for _, sh := range shells(t) {
 		t.Run(sh.name, func(t *testing.T) {
@@ -691,6 +703,7 @@ func TestBootstrapExecFails(t *testing.T) {
 }
 
 func TestPlatform(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		kernel, machine string
 		goos, goarch    string
@@ -723,6 +736,7 @@ func TestPlatform(t *testing.T) {
 }
 
 func TestShellQuote(t *testing.T) {
+	t.Parallel()
 	sh := dash(t)
 	for _, s := range []string{"", "agent", "it's", `"$HOME" * ; rm -rf / ` + "`x`", "a\nb", `\'`} {
 		out, err := exec.Command(sh.argv[0], "-c", "printf %s "+shellQuote(s)).Output()

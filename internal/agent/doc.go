@@ -10,8 +10,9 @@
 // executing, and swallow bytes meant for a command that reads the same
 // input (here head, and the agent itself). So the dialogue is strictly
 // synchronous: each command is one line, and nothing is sent until the
-// shell has answered the previous one with a line starting with
-// "FCP<nonce>", where the nonce is 16 random hex digits of this Bootstrap.
+// shell has answered the previous one with a line containing "FCP<nonce>"
+// (whatever precedes it on the line is noise), where the nonce is 16
+// random hex digits of this Bootstrap.
 // The commands never contain that string as such (they print it with
 // printf 'FCP%s'), so a shell that echoes its input is not mistaken for an
 // answer. Output before an answer is the noise of shell start-up files: it
@@ -66,6 +67,8 @@
 //     exec fails, the shell reports why on its standard error and exits;
 //     Bootstrap fails with ErrExec.
 //
-// Answers, errors and noise all come on the shell's standard output; its
-// standard error goes wherever the transport sends it (the client's log).
+// Answers come on the shell's standard output, and so do the error messages
+// of the upload and install commands, which errors then quote. The shell's
+// own standard error goes wherever the transport sends it (the client's
+// log).
 package agent

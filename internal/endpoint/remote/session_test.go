@@ -205,88 +205,43 @@ func makeTree(t *testing.T, root string, dirs, files int) int {
 	return 1 + dirs + dirs*files
 }
 
-// watchedHost is a local Host whose scans close reached once they have
-// found at entries.
-type watchedHost struct {
-	endpoint.Host
-	at      int
-	reached chan struct{}
-}
-
-func (h *watchedHost) Open(ctx context.Context, dir string, create bool) (endpoint.Endpoint, error) {
-	ep, err := h.Host.Open(ctx, dir, create)
-	if err != nil {
-		return nil, err
+// readBurst reads the first file of 32 directories of a makeTree tree
+// at once.
+func readBurst(ctx context.Context, ep endpoint.Endpoint) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for i := range 32 {
+		g.Go(func() error {
+			rel := fmt.Sprintf("d%03d/f%03d", i, i)
+			c, err := ep.Read(ctx, rel, 0, 10)
+			if err != nil {
+				return err
+			}
+			if len(c.Data) != 1 || c.Data[0] != byte(i) {
+				return fmt.Errorf("read %s = %q", rel, c.Data)
+			}
+			return nil
+		})
 	}
-	return &watchedEndpoint{ep, h}, nil
+	return g.Wait()
 }
 
-type watchedEndpoint struct {
-	endpoint.Endpoint
-	h *watchedHost
-}
-
-func (e *watchedEndpoint) Scan(ctx context.Context, rel string, opts endpoint.ScanOptions, fn func(*wire.Entry) error) error {
-	n := 0
-	return e.Endpoint.Scan(ctx, rel, opts, func(ent *wire.Entry) error {
-		if n++; n == e.h.at {
-			close(e.h.reached)
-		}
-		return fn(ent)
-	})
-}
-
-func TestScanFlowControlWithConcurrentReads(t *testing.T) {
+func TestScanSlowConsumerWithConcurrentReads(t *testing.T) {
 	dir := t.TempDir()
 	want := makeTree(t, dir, 100, 100)
-	// The agent can find this many entries while the consumer holds the
-	// first: the credit's worth of batches, and a batch more.
-	host := &watchedHost{Host: local.NewHost(), at: (scanCredit + 1) * batchEntries, reached: make(chan struct{})}
-	s := startSession(t, host)
+	_, ep := openRemote(t, dir)
 	ctx := t.Context()
-	ep, err := s.client.Open(ctx, dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
 
-	// The consumer holds the first entry until the agent has used its
-	// credit, then, and every 1000 entries, waits for a burst of reads on
-	// the same connection while the agent's scan is held back by credit.
-	// It is slow throughout. A scan must not stall the connection, nor a
-	// stalled consumer overflow the client's receive side.
-	readBurst := func() error {
-		g, ctx := errgroup.WithContext(ctx)
-		for i := range 32 {
-			g.Go(func() error {
-				rel := fmt.Sprintf("d%03d/f%03d", i, i)
-				c, err := ep.Read(ctx, rel, 0, 10)
-				if err != nil {
-					return err
-				}
-				if len(c.Data) != 1 || c.Data[0] != byte(i) {
-					return fmt.Errorf("read %s = %q", rel, c.Data)
-				}
-				return nil
-			})
-		}
-		return g.Wait()
-	}
+	// The consumer is slow and, every 1000 entries, waits for a burst of
+	// reads on the same connection, which the scan must not hold up.
 	n := 0
 	var last string
-	err = ep.Scan(ctx, ".", endpoint.ScanOptions{}, func(e *wire.Entry) error {
+	err := ep.Scan(ctx, ".", endpoint.ScanOptions{}, func(e *wire.Entry) error {
 		if n > 0 && wire.ComparePaths(last, e.Path) >= 0 {
 			return fmt.Errorf("%q after %q", e.Path, last)
 		}
 		last = e.Path
-		if n++; n == 1 {
-			select {
-			case <-host.reached:
-			case <-time.After(hang):
-				return errors.New("the agent's scan did not run ahead of the consumer")
-			}
-		}
-		if n%1000 == 1 {
-			if err := readBurst(); err != nil {
+		if n++; n%1000 == 1 {
+			if err := readBurst(ctx, ep); err != nil {
 				return fmt.Errorf("reads during the scan: %w", err)
 			}
 		}
@@ -297,6 +252,59 @@ func TestScanFlowControlWithConcurrentReads(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n != want {
+		t.Errorf("scan reported %d entries, want %d", n, want)
+	}
+}
+
+func TestScanCreditStallsAgentNotConnection(t *testing.T) {
+	dir := t.TempDir()
+	want := makeTree(t, dir, 100, 100) // more entries than scanCredit full batches hold
+	s, ep := openRemote(t, dir)
+	c := s.client
+	ctx, cancel := context.WithTimeout(t.Context(), hang)
+	defer cancel()
+
+	id := c.newID()
+	cl, err := c.request(id, &wire.ScanReq{Root: ep.(*proxy).root, Path: ".", Credit: scanCredit}, wire.KindScanBatch, scanCredit+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	next := func() (done bool) {
+		t.Helper()
+		m, err := c.wait(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m := m.(type) {
+		case *wire.ScanBatch:
+			n += len(m.Entries)
+			return false
+		case *wire.Result:
+			if err := resultError(m); err != nil {
+				t.Fatal(err)
+			}
+			return true
+		}
+		t.Fatalf("got %v", m.Kind())
+		return true
+	}
+	for i := range scanCredit {
+		if next() {
+			t.Fatalf("scan ended after %d batches", i)
+		}
+	}
+	// The agent has used its credit and waits; the connection must not.
+	if err := readBurst(ctx, ep); err != nil {
+		t.Fatalf("reads while the scan waits for credit: %v", err)
+	}
+	for done := false; !done; {
+		if err := c.send(id, &wire.ScanMore{N: 1}); err != nil {
+			t.Fatal(err)
+		}
+		done = next()
 	}
 	if n != want {
 		t.Errorf("scan reported %d entries, want %d", n, want)
