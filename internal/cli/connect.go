@@ -24,7 +24,10 @@ const connectTimeout = 2 * time.Minute
 
 // connect returns the Host an operand lives on: this machine, or an agent
 // started through the remote shell.
-func connect(ctx context.Context, op operand, o copyOptions, env Env) (endpoint.Host, error) {
+// self returns the binary to upload to agents; it is hashed once per run.
+type selfFunc func() (*agent.Binary, error)
+
+func connect(ctx context.Context, op operand, o copyOptions, env Env, self selfFunc) (endpoint.Host, error) {
 	if !op.remote() {
 		return local.NewHost(), nil
 	}
@@ -47,7 +50,12 @@ func connect(ctx context.Context, op operand, o copyOptions, env Env) (endpoint.
 	if o.verbose >= 3 {
 		args = []string{"agent", "-vvv"}
 	}
-	res, err := agent.Bootstrap(ctx, proc, agent.Options{Args: args, Logger: logger})
+	bin, err := self()
+	if err != nil {
+		proc.Close()
+		return nil, withKind(errStart, fmt.Errorf("finding fcp's own executable: %w", err))
+	}
+	res, err := agent.Bootstrap(ctx, proc, agent.Options{Binary: bin, Args: args, Logger: logger})
 	if err != nil {
 		proc.Close()
 		return nil, withKind(errStart, fmt.Errorf("%s: starting agent with %q: %w", op.Host, strings.Join(argv, " "), err))

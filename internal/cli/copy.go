@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/fcp-dev/fcp/internal/agent"
 	"github.com/fcp-dev/fcp/internal/endpoint"
 	"github.com/fcp-dev/fcp/internal/filter"
 	"github.com/fcp-dev/fcp/internal/layout"
@@ -117,10 +118,11 @@ func runCopy(ctx context.Context, o copyOptions, args []string, env Env) error {
 
 	var srcHost, dstHost endpoint.Host
 	shared := dstOp.sameHost(srcOps[0])
+	self := selfFunc(sync.OnceValues(agent.Self))
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) { srcHost, err = connect(gctx, srcOps[0], o, env); return err })
+	g.Go(func() (err error) { srcHost, err = connect(gctx, srcOps[0], o, env, self); return err })
 	if !shared {
-		g.Go(func() (err error) { dstHost, err = connect(gctx, dstOp, o, env); return err })
+		g.Go(func() (err error) { dstHost, err = connect(gctx, dstOp, o, env, self); return err })
 	}
 	err = g.Wait()
 	if shared {

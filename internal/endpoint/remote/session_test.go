@@ -187,22 +187,54 @@ func TestConcurrentCommits(t *testing.T) {
 	}
 }
 
-// makeTree creates dirs directories of files files each under root and
-// returns the number of entries a scan of root reports.
-func makeTree(t *testing.T, root string, dirs, files int) int {
-	t.Helper()
+// makeTree creates dirs directories of files one-byte files each under
+// root and returns the number of entries a scan of root reports.
+func makeTree(root string, dirs, files int) (int, error) {
 	for d := range dirs {
 		sub := filepath.Join(root, fmt.Sprintf("d%03d", d))
 		if err := os.Mkdir(sub, 0o755); err != nil {
-			t.Fatal(err)
+			return 0, err
 		}
 		for f := range files {
 			if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%03d", f)), []byte{byte(f)}, 0o644); err != nil {
-				t.Fatal(err)
+				return 0, err
 			}
 		}
 	}
-	return 1 + dirs + dirs*files
+	return 1 + dirs + dirs*files, nil
+}
+
+// bigTree is a tree of 10,100 files and directories, more than
+// scanCredit full batches hold, made once for the tests that only read
+// it.
+var bigTree struct {
+	once    sync.Once
+	dir     string
+	entries int
+	err     error
+}
+
+// sharedTree returns bigTree's root and number of entries.
+func sharedTree(t *testing.T) (string, int) {
+	t.Helper()
+	bigTree.once.Do(func() {
+		bigTree.dir, bigTree.err = os.MkdirTemp("", "fcp-remote-test-")
+		if bigTree.err == nil {
+			bigTree.entries, bigTree.err = makeTree(bigTree.dir, 100, 100)
+		}
+	})
+	if bigTree.err != nil {
+		t.Fatal(bigTree.err)
+	}
+	return bigTree.dir, bigTree.entries
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bigTree.dir != "" {
+		os.RemoveAll(bigTree.dir)
+	}
+	os.Exit(code)
 }
 
 // readBurst reads the first file of 32 directories of a makeTree tree
@@ -226,8 +258,7 @@ func readBurst(ctx context.Context, ep endpoint.Endpoint) error {
 }
 
 func TestScanSlowConsumerWithConcurrentReads(t *testing.T) {
-	dir := t.TempDir()
-	want := makeTree(t, dir, 100, 100)
+	dir, want := sharedTree(t)
 	_, ep := openRemote(t, dir)
 	ctx := t.Context()
 
@@ -259,8 +290,7 @@ func TestScanSlowConsumerWithConcurrentReads(t *testing.T) {
 }
 
 func TestScanCreditStallsAgentNotConnection(t *testing.T) {
-	dir := t.TempDir()
-	want := makeTree(t, dir, 100, 100) // more entries than scanCredit full batches hold
+	dir, want := sharedTree(t)
 	s, ep := openRemote(t, dir)
 	c := s.client
 	ctx, cancel := context.WithTimeout(t.Context(), hang)
@@ -323,8 +353,7 @@ func TestScanCanceled(t *testing.T) {
 		{name: "fn fails mid-scan", stopAt: 3000, wantErr: errStop},
 		{name: "context canceled", stopAt: 2000, cancel: true, wantErr: context.Canceled},
 	}
-	dir := t.TempDir()
-	total := makeTree(t, dir, 50, 100)
+	dir, total := sharedTree(t)
 	s, ep := openRemote(t, dir)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -460,13 +489,16 @@ func (w *gatedWriter) Commit(ctx context.Context, size int64, mode uint32, mtime
 }
 
 func TestConnectionLost(t *testing.T) {
-	dir := t.TempDir()
-	makeTree(t, dir, 20, 100)
+	tree, _ := sharedTree(t)
 	host := &gatedHost{Host: local.NewHost(), entered: make(chan struct{}, 100), gate: make(chan struct{})}
 	s := startSession(t, host)
 	defer close(host.gate) // lets the agent's read loop go on, before the cleanup waits for Serve
 	ctx := t.Context()
-	ep, err := s.client.Open(ctx, dir, false)
+	src, err := s.client.Open(ctx, tree, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := s.client.Open(ctx, t.TempDir(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,7 +509,7 @@ func TestConnectionLost(t *testing.T) {
 	var scanErr error
 	wg.Go(func() {
 		n := 0
-		scanErr = ep.Scan(ctx, ".", endpoint.ScanOptions{}, func(*wire.Entry) error {
+		scanErr = src.Scan(ctx, ".", endpoint.ScanOptions{}, func(*wire.Entry) error {
 			if n++; n == 1 {
 				close(scanning)
 				<-killed
@@ -490,7 +522,7 @@ func TestConnectionLost(t *testing.T) {
 	commitErrs := make([]error, commits)
 	for i := range commits {
 		wg.Go(func() {
-			commitErrs[i] = writeFile(ctx, ep, fmt.Sprintf("new%d", i), []byte("data"), 0o644, 0)
+			commitErrs[i] = writeFile(ctx, dst, fmt.Sprintf("new%d", i), []byte("data"), 0o644, 0)
 		})
 	}
 	<-host.entered // the agent is inside the first commit; the others wait behind it
@@ -512,10 +544,10 @@ func TestConnectionLost(t *testing.T) {
 			t.Errorf("commit %d = %v, want endpoint.ErrClosed", i, err)
 		}
 	}
-	if _, err := ep.Read(ctx, "d000/f000", 0, 1); !errors.Is(err, endpoint.ErrClosed) {
+	if _, err := src.Read(ctx, "d000/f000", 0, 1); !errors.Is(err, endpoint.ErrClosed) {
 		t.Errorf("Read after the loss = %v, want endpoint.ErrClosed", err)
 	}
-	if err := ep.Close(); err != nil {
+	if err := dst.Close(); err != nil {
 		t.Errorf("Endpoint.Close after the loss = %v, want nil", err)
 	}
 }
@@ -883,7 +915,9 @@ func (e trickleEndpoint) Scan(ctx context.Context, rel string, opts endpoint.Sca
 
 func TestScanSendsPartialBatchOfSlowScan(t *testing.T) {
 	dir := t.TempDir()
-	makeTree(t, dir, 1, 10)
+	if _, err := makeTree(dir, 1, 10); err != nil {
+		t.Fatal(err)
+	}
 	release := make(chan struct{})
 	s := startSession(t, trickleHost{local.NewHost(), release})
 	ep, err := s.client.Open(t.Context(), dir, false)
@@ -967,5 +1001,59 @@ func TestOpenFilesBounded(t *testing.T) {
 		if err := w.Commit(ctx, 0, 0o644, 0); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestServeHonoursCredit(t *testing.T) {
+	tree, _ := sharedTree(t)
+	tests := []struct {
+		name   string
+		credit uint32
+	}{
+		{name: "none", credit: 0},
+		{name: "one", credit: 1},
+		{name: "several", credit: 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cc, sc := net.Pipe()
+			served := make(chan error, 1)
+			go func() {
+				served <- Serve(t.Context(), sc, sc, local.NewHost(), ServeOptions{Closer: sc, Logger: testLogger(t)})
+			}()
+			p := newRawPeer(t, cc)
+			if err := p.conn.Send(1, &wire.OpenReq{Path: tree}); err != nil {
+				t.Fatal(err)
+			}
+			if f := p.next(t); f.m.Kind() != wire.KindOpenResp {
+				t.Fatalf("OpenReq answered by %v", f.m.Kind())
+			}
+			if err := p.conn.Send(2, &wire.ScanReq{Root: 1, Path: ".", Credit: tt.credit}); err != nil {
+				t.Fatal(err)
+			}
+			for range tt.credit {
+				if f := p.next(t); f.id != 2 || f.m.Kind() != wire.KindScanBatch {
+					t.Fatalf("got %v %d, want a ScanBatch", f.m.Kind(), f.id)
+				}
+			}
+			// Out of credit, the agent must send nothing more for the scan
+			// but its Result once canceled.
+			if err := p.conn.Send(2, &wire.Cancel{}); err != nil {
+				t.Fatal(err)
+			}
+			f := p.next(t)
+			if r, ok := f.m.(*wire.Result); !ok || f.id != 2 || r.Code != wire.CodeCanceled {
+				t.Fatalf("after Cancel: %v %d, want a Result %v for 2", f.m.Kind(), f.id, wire.CodeCanceled)
+			}
+			cc.Close()
+			select {
+			case err := <-served:
+				if err != nil {
+					t.Errorf("Serve = %v", err)
+				}
+			case <-time.After(hang):
+				t.Fatal("Serve did not return")
+			}
+		})
 	}
 }
