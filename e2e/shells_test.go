@@ -90,7 +90,7 @@ func TestBusyboxShell(t *testing.T) {
 	// The shell fcp gets must find busybox's tools, and only those: a
 	// bare name is an applet busybox's sh runs itself.
 	probe := exec.Command(rsh, "host", "sh")
-	probe.Stdin = strings.NewReader("command -v head sha256sum mkdir\n")
+	probe.Stdin = strings.NewReader("command -v head; command -v sha256sum; command -v mkdir\n")
 	got, err := probe.Output()
 	if err != nil {
 		t.Fatalf("probing the busybox shell: %v", err)
