@@ -107,10 +107,11 @@ Nothing needs to be installed on the remote but a POSIX sh.
 	return root
 }
 
-// newLogger returns the logger for -v levels: 0 errors only (printed by
-// Run, so nothing here), 1 warnings and info, 2 debug.
+// newLogger returns the logger for -v levels: none or -v, nothing (errors
+// reach the user as "fcp: " lines, not as logs); -vv warnings and info;
+// -vvv debug.
 func newLogger(w io.Writer, verbose int) *slog.Logger {
-	level := slog.LevelWarn
+	level := slog.LevelError + 1
 	switch {
 	case verbose >= 3:
 		level = slog.LevelDebug

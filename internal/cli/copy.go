@@ -113,7 +113,7 @@ func runCopy(ctx context.Context, o copyOptions, args []string, env Env) error {
 		}
 	}
 
-	out := newReporter(env, o)
+	out := newReporter(env, o, dstOp.Raw)
 	defer out.close()
 
 	var srcHost, dstHost endpoint.Host
@@ -145,7 +145,7 @@ func runCopy(ctx context.Context, o copyOptions, args []string, env Env) error {
 		return err
 	}
 	if len(srcs) == 0 {
-		return fmt.Errorf("%w: nothing to copy", transfer.ErrPartial)
+		return withKind(errReported, fmt.Errorf("%w: nothing to copy", transfer.ErrPartial))
 	}
 	dst, err := statDest(ctx, dstHost, dstOp)
 	if err != nil {
@@ -198,6 +198,10 @@ func runCopy(ctx context.Context, o copyOptions, args []string, env Env) error {
 	out.summary(st, time.Since(start))
 	if err == nil && missing > 0 {
 		err = fmt.Errorf("%w (%d sources missing)", transfer.ErrPartial, missing)
+	}
+	if errors.Is(err, transfer.ErrPartial) || errors.Is(err, transfer.ErrVanished) {
+		// Each failure was printed as it happened.
+		err = withKind(errReported, err)
 	}
 	return err
 }
@@ -269,11 +273,12 @@ type reporter struct {
 	logger   *slog.Logger
 	json     *progress.JSONWriter
 	bar      *progress.Renderer
+	dest     string // the destination operand, named in errors about its root
 	mu       sync.Mutex
 }
 
-func newReporter(env Env, o copyOptions) *reporter {
-	r := &reporter{env: env, o: o, counters: new(progress.Counters)}
+func newReporter(env Env, o copyOptions, dest string) *reporter {
+	r := &reporter{env: env, o: o, dest: dest, counters: new(progress.Counters)}
 	r.logger = newLogger(env.Stderr, o.verbose)
 	if o.jsonOut {
 		r.json = progress.NewJSONWriter(env.Stdout)
@@ -313,7 +318,11 @@ func (r *reporter) fileError(p string, err error) {
 
 func (r *reporter) event(ev transfer.Event) {
 	if ev.Action == transfer.ActError {
-		r.fileError(ev.Path, ev.Err)
+		p := ev.Path
+		if p == "." {
+			p = r.dest
+		}
+		r.fileError(p, ev.Err)
 		return
 	}
 	if r.json != nil {

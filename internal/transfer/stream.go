@@ -3,7 +3,6 @@ package transfer
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 
 	"golang.org/x/sync/errgroup"
@@ -66,9 +65,6 @@ func startScan(ctx context.Context, g *errgroup.Group, ep endpoint.Endpoint, rel
 		}
 		if optional && errors.Is(err, fs.ErrNotExist) {
 			err = nil
-		}
-		if err != nil {
-			err = fmt.Errorf("scan %s: %w", rel, err)
 		}
 		s.errc <- err
 		// A failed source scan is reported by the merge, not here, so the

@@ -283,6 +283,13 @@ func (e *engine) fail(p string, typ wire.FileType, err error) {
 	}
 }
 
+// failedAt reports whether p or a parent of it failed.
+func (e *engine) failedAt(p string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.failed[p] || e.underFailedLocked(p)
+}
+
 func (e *engine) underFailed(p string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -543,7 +550,7 @@ func (e *engine) releaseHeld() {
 func (e *engine) apply(ctx context.Context, items []opItem) error {
 	var todo []opItem
 	for _, it := range items {
-		if !e.underFailed(it.op.Path) {
+		if !e.failedAt(it.op.Path) {
 			todo = append(todo, it)
 		}
 	}

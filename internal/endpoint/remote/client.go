@@ -79,18 +79,22 @@ func Dial(ctx context.Context, r io.Reader, w io.Writer, opts DialOptions) (*Cli
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var once sync.Once
+	closeStream := func() { once.Do(func() { opts.Closer.Close() }) }
 	conn := wire.NewConn(r, w)
-	stop := context.AfterFunc(ctx, func() { opts.Closer.Close() })
+	stop := context.AfterFunc(ctx, closeStream)
 	peer, version, err := conn.Handshake(wire.Hello{
 		MinVersion: wire.MinVersion,
 		MaxVersion: wire.Version,
 		Software:   opts.Software,
 	})
 	if !stop() {
+		// ctx ended; closeStream returns once its call from ctx has.
+		closeStream()
 		return nil, fmt.Errorf("handshake: %w", context.Cause(ctx))
 	}
 	if err != nil {
-		opts.Closer.Close()
+		closeStream()
 		return nil, fmt.Errorf("handshake: %w", err)
 	}
 	log.Debug("connected", "peer", peer.Software, "version", version)
@@ -157,10 +161,17 @@ func (c *Client) readLoop() {
 	defer close(c.done)
 	for {
 		id, m, err := c.conn.Recv()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
+		switch {
+		case errors.Is(err, wire.ErrProtocol):
+			c.fail(fmt.Errorf("%w: %w", endpoint.ErrClosed, err))
+			return
+		case errors.Is(err, wire.ErrTooLarge):
+			c.fail(fmt.Errorf("%w: %w: %w", endpoint.ErrClosed, wire.ErrProtocol, err))
+			return
+		case errors.Is(err, io.EOF):
+			c.fail(fmt.Errorf("%w: connection lost: %w", endpoint.ErrClosed, io.ErrUnexpectedEOF))
+			return
+		case err != nil:
 			c.fail(fmt.Errorf("%w: connection lost: %w", endpoint.ErrClosed, err))
 			return
 		}
@@ -227,9 +238,10 @@ func (c *Client) request(id uint32, req wire.Message, want wire.Kind, size int) 
 	return cl, nil
 }
 
-// send writes one frame. A message the wire refuses to encode is returned
-// as an error of that call; any other failure loses the connection and
-// fails the client.
+// send writes one frame. A message the wire refuses to send (an invalid
+// argument) fails that call only, with an error matching
+// endpoint.ErrInvalidPath as the agent's refusal would; any other failure
+// loses the connection and fails the client.
 func (c *Client) send(id uint32, m wire.Message) error {
 	select {
 	case <-c.dead:
@@ -241,7 +253,7 @@ func (c *Client) send(id uint32, m wire.Message) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, wire.ErrProtocol) || errors.Is(err, wire.ErrTooLarge):
-		return endpoint.FromCode(wire.CodeInvalid, fmt.Sprintf("send %v: %v", m.Kind(), err))
+		return fmt.Errorf("%w: %v", endpoint.ErrInvalidPath, err)
 	}
 	c.fail(fmt.Errorf("%w: connection lost: %w", endpoint.ErrClosed, err))
 	return c.failure()

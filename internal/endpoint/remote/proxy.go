@@ -36,7 +36,8 @@ func (p *proxy) check(rel string) error {
 // Scan implements endpoint.Endpoint. Batches arrive under credit: the agent
 // sends at most scanCredit batches ahead of fn, and more are granted as fn
 // consumes them, so a slow fn holds back the agent, not the connection.
-// If fn fails or ctx ends, the agent is told to stop.
+// If fn fails, the agent is told to stop and Scan returns once it has; if
+// ctx ends, the agent is told to stop and Scan returns at once.
 func (p *proxy) Scan(ctx context.Context, rel string, opts endpoint.ScanOptions, fn func(*wire.Entry) error) error {
 	if err := p.check(rel); err != nil {
 		return opError("scan", rel, err)

@@ -66,11 +66,16 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, host endpoint.Host, op
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	sctx, stop := context.WithCancel(ctx)
-	defer stop()
+	closeStream := func() {}
 	if opts.Closer != nil {
-		context.AfterFunc(sctx, func() { opts.Closer.Close() })
+		var once sync.Once
+		closeStream = func() { once.Do(func() { opts.Closer.Close() }) }
 	}
+	// While ctx lasts, the stream stays open; a closeStream of ours waits
+	// for one that ctx's end started.
+	defer context.AfterFunc(ctx, closeStream)()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 
 	conn := wire.NewConn(r, w)
 	peer, version, err := conn.Handshake(wire.Hello{
@@ -79,6 +84,7 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, host endpoint.Host, op
 		Software:   opts.Software,
 	})
 	if err != nil {
+		closeStream()
 		if ctx.Err() != nil {
 			return fmt.Errorf("handshake: %w", context.Cause(ctx))
 		}
@@ -97,7 +103,8 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, host endpoint.Host, op
 	}
 	err = s.loop(sctx)
 	canceled := ctx.Err() != nil
-	stop()
+	cancel()
+	closeStream()
 	s.wg.Wait()
 	s.release()
 
@@ -149,10 +156,12 @@ type request struct {
 func (s *server) loop(ctx context.Context) error {
 	for {
 		id, m, err := s.conn.Recv()
-		if errors.Is(err, io.EOF) {
+		switch {
+		case errors.Is(err, io.EOF):
 			return nil
-		}
-		if err != nil {
+		case errors.Is(err, wire.ErrTooLarge) && !errors.Is(err, wire.ErrProtocol):
+			return fmt.Errorf("%w: %w", wire.ErrProtocol, err)
+		case err != nil:
 			return fmt.Errorf("receive: %w", err)
 		}
 		if err := s.dispatch(ctx, id, m); err != nil {

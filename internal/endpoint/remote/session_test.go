@@ -685,8 +685,8 @@ func TestServeRefusesBrokenPeer(t *testing.T) {
 			}
 			select {
 			case err := <-served:
-				if !errors.Is(err, wire.ErrProtocol) && !errors.Is(err, wire.ErrTooLarge) {
-					t.Errorf("Serve = %v, want a protocol error", err)
+				if !errors.Is(err, wire.ErrProtocol) {
+					t.Errorf("Serve = %v, want wire.ErrProtocol", err)
 				}
 			case <-time.After(hang):
 				t.Fatal("Serve did not return")
@@ -734,6 +734,28 @@ func TestClientRefusesBrokenAgent(t *testing.T) {
 			answer: func(t *testing.T, p *rawPeer) {
 				f := p.next(t)
 				p.conn.Send(f.id+1000, &wire.StatResp{Abs: "/"})
+			},
+		},
+		{
+			name: "frame too large",
+			call: func(ctx context.Context, c *Client) error {
+				_, err := c.Stat(ctx, "/")
+				return err
+			},
+			answer: func(t *testing.T, p *rawPeer) {
+				p.next(t)
+				p.raw.Write([]byte{0xff, 0, 0, 0})
+			},
+		},
+		{
+			name: "undecodable frame",
+			call: func(ctx context.Context, c *Client) error {
+				_, err := c.Stat(ctx, "/")
+				return err
+			},
+			answer: func(t *testing.T, p *rawPeer) {
+				f := p.next(t)
+				p.raw.Write([]byte{0, 0, 0, 6, byte(wire.KindStatResp), 0, 0, 0, byte(f.id), 9})
 			},
 		},
 		{
