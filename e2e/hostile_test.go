@@ -164,8 +164,6 @@ func TestHostileRemote(t *testing.T) {
 				r := pullHostile(t, fake, hostileConfig{Entries: []hostileEntry{
 					hostileDir("."), hostileDir("a"), hostileFile(tc.path(unique), "escaped"),
 				}}, dst)
-				t.Log(`KNOWN BUG in fcp: a slog line "level=WARN msg=\"session failed\"" joins the error line ` +
-					"at the default verbosity (internal/cli/cli.go newLogger uses slog.LevelWarn for -v 0)")
 				wantCode(t, r, 12)
 				wantOneErrorLine(t, r, unique)
 				for _, p := range []string{filepath.Join(parent, unique), filepath.Join("/", unique), filepath.Join("/etc", unique)} {
