@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"io"
+
 	"github.com/spf13/cobra"
 
 	"github.com/fcp-dev/fcp/internal/endpoint/local"
@@ -18,10 +20,14 @@ func newAgentCmd(env Env) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return remote.Serve(cmd.Context(), env.Stdin, env.Stdout, local.NewHost(), remote.ServeOptions{
+			opts := remote.ServeOptions{
 				Software: software(),
 				Logger:   newLogger(env.Stderr, verbose),
-			})
+			}
+			if c, ok := env.Stdin.(io.Closer); ok {
+				opts.Closer = c
+			}
+			return remote.Serve(cmd.Context(), env.Stdin, env.Stdout, local.NewHost(), opts)
 		},
 	}
 	cmd.Flags().CountVarP(&verbose, "verbose", "v", "log more to stderr")
