@@ -592,13 +592,17 @@ func (m *ApplyResp) decode(d *decoder) {
 func (m *CreateReq) appendBody(b []byte) (head, tail []byte) {
 	b = binary.AppendUvarint(b, uint64(m.Root))
 	b = appendString(b, m.Path)
-	return binary.AppendVarint(b, m.Size), nil
+	b = binary.AppendVarint(b, m.Size)
+	b = appendString(b, m.Share)
+	return appendBool(b, m.Part), nil
 }
 
 func (m *CreateReq) decode(d *decoder) {
 	m.Root = d.uint32("Root")
 	m.Path = d.string(MaxPath, "Path")
 	m.Size = d.varint("Size")
+	m.Share = d.string(MaxShare, "Share")
+	m.Part = d.bool("Part")
 }
 
 func (m *Data) appendBody(b []byte) (head, tail []byte) {

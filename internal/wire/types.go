@@ -25,6 +25,7 @@ const (
 	MaxBatch    = 4096 // entries in one ScanBatch, ops in one ApplyReq, paths in one GlobResp
 	MaxRules    = 4096 // filter rules in one ScanReq
 	MaxCredit   = 1024 // outstanding ScanBatch credits
+	MaxShare    = 32   // hex digits in a CreateReq.Share token
 	DefaultRead = 1 << 20
 )
 
@@ -273,10 +274,18 @@ type ApplyResp struct {
 // CreateReq starts writing the regular file Path under the root; the frame
 // id names the file in the Data, CommitReq and AbortReq frames that follow.
 // Nothing appears at Path until a successful commit.
+//
+// With Share set, the file may be written through several connections to
+// the same root at once: every CreateReq naming the same Path and Share
+// opens the same temporary file. Exactly one of them (Part false) commits
+// it, after every Part has committed; a Part's commit only flushes and
+// reports its errors.
 type CreateReq struct {
-	Root uint32
-	Path string
-	Size int64 // expected final size, a hint for preallocation
+	Root  uint32
+	Path  string
+	Size  int64  // expected final size, a hint for preallocation
+	Share string // empty, or a token of lowercase hex digits (see ValidShare)
+	Part  bool   // this writer writes ranges of a shared file and never renames it
 }
 
 // Data carries bytes for the file being created under the frame's id, at

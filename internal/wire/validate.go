@@ -261,13 +261,35 @@ func (m *ApplyResp) Validate() error {
 	return nil
 }
 
-// Validate checks that Path satisfies ValidPath and Size is not negative.
+// Validate checks that Path satisfies ValidPath, Size is not negative,
+// Share is empty or 1 to MaxShare lowercase hex digits, and Part comes
+// with a Share.
 func (m *CreateReq) Validate() error {
 	if err := ValidPath(m.Path); err != nil {
 		return err
 	}
 	if m.Size < 0 {
 		return fmt.Errorf("%w: CreateReq of %q: negative size %d", ErrProtocol, m.Path, m.Size)
+	}
+	if err := ValidShare(m.Share); err != nil {
+		return err
+	}
+	if m.Part && m.Share == "" {
+		return fmt.Errorf("%w: CreateReq of %q: a part without a share", ErrProtocol, m.Path)
+	}
+	return nil
+}
+
+// ValidShare checks a shared-file token: empty, or 1 to MaxShare lowercase
+// hex digits, so it can be part of a file name.
+func ValidShare(s string) error {
+	if len(s) > MaxShare {
+		return fmt.Errorf("%w: share token of %d bytes", ErrProtocol, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return fmt.Errorf("%w: share token %q is not lowercase hex", ErrProtocol, s)
+		}
 	}
 	return nil
 }
