@@ -313,7 +313,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"CreateReq negative size", KindCreateReq, enc(&CreateReq{Path: "f", Size: -2}), "negative size"},
 		{"CreateReq root path empty", KindCreateReq, enc(&CreateReq{}), "empty path"},
 		{"CreateReq share not hex", KindCreateReq, enc(&CreateReq{Path: "f", Share: "../x"}), "not lowercase hex"},
-		{"CreateReq share too long", KindCreateReq, enc(&CreateReq{Path: "f", Share: strings.Repeat("a", MaxShare+1)}), "share token of 33 bytes"},
+		{"CreateReq share too long", KindCreateReq, enc(&CreateReq{Path: "f", Share: strings.Repeat("a", MaxShare+1)}), "Share of 33 bytes exceeds 32"},
 		{"CreateReq part without share", KindCreateReq, enc(&CreateReq{Path: "f", Part: true}), "a part without a share"},
 		{"Data negative offset", KindData, enc(&Data{Off: -1}), "negative offset"},
 		{"Data offset overflow", KindData, enc(&Data{Off: math.MaxInt64, Data: []byte("x")}), "overflows"},
