@@ -94,6 +94,17 @@ type Endpoint interface {
 	// appears at rel until Commit succeeds.
 	Create(ctx context.Context, rel string, size int64) (FileWriter, error)
 
+	// CreateShared is Create for a file written through several Endpoints
+	// of the same root at once (several connections to one host): every
+	// call naming rel and the same share token (see wire.ValidShare; not
+	// empty) opens the same temporary file. Exactly one writer, with part
+	// false, commits the file, and only after every part has committed; a
+	// part's Commit only flushes its writes and reports their errors (its
+	// arguments are ignored), and a part's Abort leaves the file to the
+	// committing writer. The committing writer's Commit checks the size of
+	// the file on disk rather than what it wrote itself.
+	CreateShared(ctx context.Context, rel string, size int64, share string, part bool) (FileWriter, error)
+
 	// Apply performs ops in order and returns one error (or nil) per op.
 	// The second result is a failure of the call as a whole (a lost
 	// connection), after which the per-op results are unknown.

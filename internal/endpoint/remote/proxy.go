@@ -195,6 +195,18 @@ func (p *proxy) Apply(ctx context.Context, ops []wire.Op) ([]error, error) {
 // Create implements endpoint.Endpoint. It sends the request and returns at
 // once; a failure to create the file on the agent is reported by Commit.
 func (p *proxy) Create(ctx context.Context, rel string, size int64) (endpoint.FileWriter, error) {
+	return p.create(ctx, rel, size, "", false)
+}
+
+// CreateShared implements endpoint.Endpoint like Create.
+func (p *proxy) CreateShared(ctx context.Context, rel string, size int64, share string, part bool) (endpoint.FileWriter, error) {
+	if err := wire.ValidShare(share); err != nil || share == "" {
+		return nil, opError("create", rel, fmt.Errorf("%w: bad share token %q", endpoint.ErrInvalidPath, share))
+	}
+	return p.create(ctx, rel, size, share, part)
+}
+
+func (p *proxy) create(ctx context.Context, rel string, size int64, share string, part bool) (endpoint.FileWriter, error) {
 	if err := p.check(rel); err != nil {
 		return nil, opError("create", rel, err)
 	}
@@ -202,7 +214,7 @@ func (p *proxy) Create(ctx context.Context, rel string, size int64) (endpoint.Fi
 		return nil, opError("create", rel, err)
 	}
 	id := p.c.newID()
-	if err := p.c.send(id, &wire.CreateReq{Root: p.root, Path: rel, Size: max(size, 0)}); err != nil {
+	if err := p.c.send(id, &wire.CreateReq{Root: p.root, Path: rel, Size: max(size, 0), Share: share, Part: part}); err != nil {
 		return nil, opError("create", rel, err)
 	}
 	return &fileWriter{c: p.c, id: id, path: rel}, nil

@@ -386,7 +386,13 @@ func (s *server) create(ctx context.Context, m *wire.CreateReq) *writer {
 		return &writer{err: endpoint.FromCode(wire.CodeInvalid,
 			fmt.Sprintf("create %s: more than %d files being created", m.Path, maxWriters))}
 	}
-	fw, err := ep.Create(ctx, m.Path, m.Size)
+	var fw endpoint.FileWriter
+	var err error
+	if m.Share != "" {
+		fw, err = ep.CreateShared(ctx, m.Path, m.Size, m.Share, m.Part)
+	} else {
+		fw, err = ep.Create(ctx, m.Path, m.Size)
+	}
 	if err != nil {
 		return &writer{err: err}
 	}

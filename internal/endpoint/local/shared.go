@@ -1,0 +1,123 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/fcp-dev/fcp/internal/endpoint"
+	"github.com/fcp-dev/fcp/internal/wire"
+)
+
+// CreateShared implements endpoint.Endpoint. The temporary file's name is
+// made from rel's name and share, so every writer of the same share opens
+// the same file.
+func (e *dirEndpoint) CreateShared(ctx context.Context, rel string, size int64, share string, part bool) (endpoint.FileWriter, error) {
+	if err := e.check(ctx, "create", rel); err != nil {
+		return nil, err
+	}
+	if rel == "." {
+		return nil, fmt.Errorf("create .: %w: the root", endpoint.ErrInvalidPath)
+	}
+	if err := wire.ValidShare(share); err != nil || share == "" {
+		return nil, fmt.Errorf("create %s: %w: bad share token %q", rel, endpoint.ErrInvalidPath, share)
+	}
+	if err := e.checkParents(rel); err != nil {
+		return nil, fail("create", rel, err)
+	}
+	tmp := sharedTempName(rel, share)
+	f, err := e.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fail("create", rel, err)
+	}
+	w := &fileWriter{e: e, rel: rel, tmp: tmp, f: f}
+	if part {
+		return &partWriter{w: w}, nil
+	}
+	return &sharedWriter{w: w}, nil
+}
+
+// sharedTempName returns the temporary name of a shared file.
+func sharedTempName(rel, share string) string {
+	dir, base := "", rel
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		dir, base = rel[:i+1], rel[i+1:]
+	}
+	suffix := "." + share + tempSuffix
+	if n := wire.MaxName - len(tempPrefix) - len(suffix); len(base) > n {
+		base = base[:n]
+	}
+	return dir + tempPrefix + base + suffix
+}
+
+// sharedWriter commits a shared file: like fileWriter, but the size it
+// checks is the file's on disk, since parts wrote ranges of it too.
+type sharedWriter struct {
+	w *fileWriter
+}
+
+func (s *sharedWriter) Write(ctx context.Context, off int64, data []byte, sum wire.Sum) error {
+	return s.w.Write(ctx, off, data, sum)
+}
+
+func (s *sharedWriter) Commit(ctx context.Context, size int64, mode uint32, mtime int64) error {
+	if s.w.f != nil && s.w.err == nil {
+		fi, err := s.w.f.Stat()
+		if err != nil {
+			s.w.discard()
+			return fail("commit", s.w.rel, err)
+		}
+		s.w.end = fi.Size()
+	}
+	return s.w.Commit(ctx, size, mode, mtime)
+}
+
+func (s *sharedWriter) Abort() error { return s.w.Abort() }
+
+// partWriter writes ranges of a shared file and leaves it to the
+// committing writer.
+type partWriter struct {
+	w *fileWriter
+}
+
+func (p *partWriter) Write(ctx context.Context, off int64, data []byte, sum wire.Sum) error {
+	return p.w.Write(ctx, off, data, sum)
+}
+
+// Commit closes the file and reports the first failed write.
+func (p *partWriter) Commit(ctx context.Context, _ int64, _ uint32, _ int64) error {
+	if p.w.done {
+		return fmt.Errorf("commit %s: %w", p.w.rel, fs.ErrClosed)
+	}
+	p.w.done = true
+	f := p.w.f
+	p.w.f = nil
+	if p.w.err != nil {
+		f.Close()
+		return p.w.err
+	}
+	if p.w.e.opts.fsync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fail("commit", p.w.rel, err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return fail("commit", p.w.rel, err)
+	}
+	return ctx.Err()
+}
+
+// Abort closes the file without removing it.
+func (p *partWriter) Abort() error {
+	if !p.w.done {
+		p.w.done = true
+		if p.w.f != nil {
+			p.w.f.Close()
+			p.w.f = nil
+		}
+	}
+	return nil
+}
