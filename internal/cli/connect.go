@@ -13,6 +13,7 @@ import (
 	"github.com/fcp-dev/fcp/internal/agent"
 	"github.com/fcp-dev/fcp/internal/endpoint"
 	"github.com/fcp-dev/fcp/internal/endpoint/local"
+	"github.com/fcp-dev/fcp/internal/endpoint/pool"
 	"github.com/fcp-dev/fcp/internal/endpoint/remote"
 	"github.com/fcp-dev/fcp/internal/progress"
 	"github.com/fcp-dev/fcp/internal/transport"
@@ -31,6 +32,33 @@ func connect(ctx context.Context, op operand, o copyOptions, env Env, self selfF
 	if !op.remote() {
 		return local.NewHost(), nil
 	}
+	first, err := connectOne(ctx, op, o, env, self)
+	if err != nil {
+		return nil, err
+	}
+	n := o.connections()
+	if n <= 1 {
+		return first, nil
+	}
+	dial := func(ctx context.Context) (endpoint.Host, error) { return connectOne(ctx, op, o, env, self) }
+	return pool.NewHost(first, n-1, dial, newLogger(env.Stderr, o.verbose)), nil
+}
+
+// defaultConnections is the number of connections per remote host when -n
+// is not given: enough windows to fill a long link (one SSH channel moves
+// at most 2 MiB per round trip), few enough for a small machine.
+const defaultConnections = 4
+
+// connections returns how many connections to open per remote host.
+func (o copyOptions) connections() int {
+	if o.streams > 0 {
+		return o.streams
+	}
+	return defaultConnections
+}
+
+// connectOne starts one agent through the remote shell and connects to it.
+func connectOne(ctx context.Context, op operand, o copyOptions, env Env, self selfFunc) (endpoint.Host, error) {
 	argv, err := transport.RshArgv(o.rshCommand(), op.target(), "sh")
 	if err != nil {
 		return nil, usageErrorf("-e: %w", err)

@@ -66,7 +66,7 @@ func (o *copyOptions) addFlags(cmd *cobra.Command) {
 	f.IntVarP(&o.scpPort, "scp-port", "P", 0, "same as -p, as scp spells it")
 	f.StringVarP(&o.identity, "identity", "i", "", "SSH private key file (passed to ssh as -i)")
 	f.StringVarP(&o.sshConfig, "ssh-config", "F", "", "SSH config file (passed to ssh as -F)")
-	f.IntVarP(&o.streams, "streams", "n", 0, "parallel connections per remote host (reserved: this version uses one)")
+	f.IntVarP(&o.streams, "streams", "n", 0, "parallel connections per remote host (default 4); large files are split across them")
 	f.IntVar(&o.workers, "workers", 0, "files in flight at once (default 64)")
 	f.IntVar(&o.chunkSize, "chunk-size", 0, "bytes per read/write chunk (default 1 MiB, at most 4 MiB)")
 }
@@ -184,15 +184,17 @@ func runCopy(ctx context.Context, o copyOptions, args []string, env Env) error {
 	start := time.Now()
 	out.startProgress(ctx)
 	st, err := transfer.Run(ctx, dstEP, jobs, transfer.Options{
-		Delete:    o.delete,
-		DryRun:    o.dryRun,
-		Checksum:  o.checksum,
-		Rules:     rules,
-		ChunkSize: o.chunkSize,
-		Workers:   o.workers,
-		OnEvent:   out.event,
-		Counters:  out.counters,
-		Logger:    out.logger,
+		Delete:       o.delete,
+		DryRun:       o.dryRun,
+		Checksum:     o.checksum,
+		Rules:        rules,
+		ChunkSize:    o.chunkSize,
+		Workers:      o.workers,
+		ReadAhead:    4 * o.connections(),
+		MemoryBudget: int64(16<<20) * int64(o.connections()),
+		OnEvent:      out.event,
+		Counters:     out.counters,
+		Logger:       out.logger,
 	})
 	out.stopProgress()
 	out.summary(st, time.Since(start))

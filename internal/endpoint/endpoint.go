@@ -28,6 +28,10 @@ var (
 	ErrNoSpace = errors.New("endpoint: no space left on device")
 	// ErrClosed means the endpoint or its connection is gone.
 	ErrClosed = errors.New("endpoint: closed")
+	// ErrRetry means a file failed because one of several connections
+	// was lost; writing it again uses the others. It does not wrap
+	// ErrClosed.
+	ErrRetry = errors.New("endpoint: connection lost, file must be written again")
 )
 
 // Host is a machine fcp acts on: this one, or the far end of an agent
@@ -118,7 +122,8 @@ type Endpoint interface {
 // Errors of Write may be reported late, by a later Write or by Commit.
 type FileWriter interface {
 	// Write stores data at off after checking it against sum (the BLAKE3
-	// hash its reader computed); a mismatch fails with ErrMismatch.
+	// hash its reader computed); a mismatch fails with ErrMismatch. It may
+	// keep data until Commit or Abort returns: callers must not change it.
 	Write(ctx context.Context, off int64, data []byte, sum wire.Sum) error
 	// Commit checks that exactly size bytes were written, sets mode
 	// (07777 bits) and mtime (ns), and atomically replaces whatever is at

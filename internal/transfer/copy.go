@@ -10,16 +10,27 @@ import (
 	"github.com/fcp-dev/fcp/internal/endpoint"
 )
 
-const copyAttempts = 3
+const (
+	copyAttempts = 3
+	// maxLostRetries bounds how often one file is written again because a
+	// connection was lost under it.
+	maxLostRetries = 16
+)
 
 // copyFile copies one regular file, reading it again when it changes
 // while being read. It returns the bytes sent.
 func (e *engine) copyFile(ctx context.Context, t fileTask) (int64, error) {
 	size, mtime := t.entry.Size, t.entry.Mtime
 	var sent int64
-	for attempt := 1; ; attempt++ {
+	for attempt, lost := 1, 0; ; attempt++ {
 		n, ch, err := e.copyOnce(ctx, t, size, mtime)
 		sent += n
+		if errors.Is(err, endpoint.ErrRetry) && lost < maxLostRetries {
+			lost++
+			attempt--
+			e.o.Logger.Info("connection lost; writing the file again", "path", t.path)
+			continue
+		}
 		if err == nil || !errors.Is(err, endpoint.ErrChanged) {
 			return sent, err
 		}

@@ -1,0 +1,279 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fcp-dev/fcp/internal/endpoint"
+	"github.com/fcp-dev/fcp/internal/wire"
+)
+
+// SplitSize is the size from which a file is written through every
+// connection at once rather than through one.
+const SplitSize = 8 << 20
+
+// laneDepth bounds the chunks queued for one connection of a split file.
+const laneDepth = 4
+
+// Create implements endpoint.Endpoint. A file of SplitSize bytes or more
+// is written through every live connection, its chunks spread over them;
+// a smaller one through the least busy connection.
+func (e *Endpoint) Create(ctx context.Context, rel string, size int64) (endpoint.FileWriter, error) {
+	if live := e.live(); size >= SplitSize && len(live) > 1 {
+		return e.createSplit(ctx, rel, size, live)
+	}
+	m := e.pick()
+	if m == nil {
+		return nil, fmt.Errorf("create %s: %w: every connection is lost", rel, endpoint.ErrClosed)
+	}
+	weight := size + 1
+	m.load.Add(weight)
+	w, err := m.ep.Create(ctx, rel, size)
+	if err != nil {
+		m.load.Add(-weight)
+		return nil, e.lost(m, err)
+	}
+	return &single{e: e, m: m, w: w, weight: weight}, nil
+}
+
+// lost turns an error of member m into what the caller should see: a
+// lost connection becomes endpoint.ErrRetry while others live.
+func (e *Endpoint) lost(m *member, err error) error {
+	if !errors.Is(err, endpoint.ErrClosed) {
+		return err
+	}
+	e.kill(m, err)
+	if len(e.live()) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (%v)", endpoint.ErrRetry, err)
+}
+
+// single is a file written through one connection.
+type single struct {
+	e      *Endpoint
+	m      *member
+	w      endpoint.FileWriter
+	weight int64
+	done   bool
+}
+
+func (s *single) Write(ctx context.Context, off int64, data []byte, sum wire.Sum) error {
+	return s.e.lost(s.m, s.w.Write(ctx, off, data, sum))
+}
+
+func (s *single) Commit(ctx context.Context, size int64, mode uint32, mtime int64) error {
+	s.release()
+	return s.e.lost(s.m, s.w.Commit(ctx, size, mode, mtime))
+}
+
+func (s *single) Abort() error {
+	s.release()
+	return s.w.Abort()
+}
+
+func (s *single) release() {
+	if !s.done {
+		s.done = true
+		s.m.load.Add(-s.weight)
+	}
+}
+
+// split is a file whose chunks go through several connections: each lane
+// holds one connection's writer of the shared file and a goroutine that
+// feeds it, so a connection whose window is full does not hold up the
+// others.
+type split struct {
+	e     *Endpoint
+	rel   string
+	lanes []*lane // lanes[0] commits; the others are parts
+	next  int
+	wg    sync.WaitGroup
+
+	mu        sync.Mutex
+	err       error
+	closed    bool
+	committed bool
+}
+
+type lane struct {
+	m      *member
+	w      endpoint.FileWriter
+	q      chan chunk
+	weight int64 // this lane's share of the file in m.load, until released
+}
+
+type chunk struct {
+	off  int64
+	data []byte
+	sum  wire.Sum
+}
+
+func (e *Endpoint) createSplit(ctx context.Context, rel string, size int64, live []*member) (endpoint.FileWriter, error) {
+	share := fmt.Sprintf("%016x", rand.Uint64())
+	s := &split{e: e, rel: rel}
+	for i, m := range live {
+		w, err := m.ep.CreateShared(ctx, rel, size, share, i > 0)
+		if err != nil {
+			if errors.Is(err, endpoint.ErrClosed) {
+				e.kill(m, err)
+				if i == 0 {
+					s.abortLanes()
+					return nil, e.lost(m, err)
+				}
+				continue
+			}
+			s.abortLanes()
+			return nil, err
+		}
+		l := &lane{m: m, w: w, q: make(chan chunk, laneDepth), weight: size/int64(len(live)) + 1}
+		s.lanes = append(s.lanes, l)
+		m.load.Add(l.weight)
+		s.wg.Go(func() { s.feed(ctx, l) })
+	}
+	return s, nil
+}
+
+// feed writes one lane's chunks until its queue is closed. After a
+// failure it drains the queue without writing.
+func (s *split) feed(ctx context.Context, l *lane) {
+	for c := range l.q {
+		if s.failed() {
+			continue
+		}
+		if err := l.w.Write(ctx, c.off, c.data, c.sum); err != nil {
+			s.fail(l, err)
+		}
+	}
+}
+
+func (s *split) failed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err != nil
+}
+
+func (s *split) fail(l *lane, err error) {
+	err = s.e.lost(l.m, err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+// Write queues data for the next lane; data is kept until it is written,
+// at the latest until Commit or Abort returns.
+func (s *split) Write(ctx context.Context, off int64, data []byte, sum wire.Sum) error {
+	s.mu.Lock()
+	err, closed := s.err, s.closed
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if closed {
+		return fmt.Errorf("write %s: writer closed", s.rel)
+	}
+	var l *lane
+	for range s.lanes {
+		l = s.lanes[s.next%len(s.lanes)]
+		s.next++
+		if !l.m.dead.Load() {
+			break
+		}
+	}
+	select {
+	case l.q <- chunk{off, data, sum}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("write %s: %w", s.rel, ctx.Err())
+	}
+}
+
+// drain closes the lanes' queues and waits for their goroutines.
+func (s *split) drain() {
+	s.mu.Lock()
+	closed := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	if !closed {
+		for _, l := range s.lanes {
+			close(l.q)
+		}
+	}
+	s.wg.Wait()
+}
+
+// Commit waits for every queued chunk, commits the parts, then the file.
+func (s *split) Commit(ctx context.Context, size int64, mode uint32, mtime int64) error {
+	s.drain()
+	defer s.release()
+	if err := s.firstErr(); err != nil {
+		s.abortLanes()
+		return err
+	}
+	var g errgroup.Group
+	for _, l := range s.lanes[1:] {
+		g.Go(func() error {
+			if err := l.w.Commit(ctx, size, mode, mtime); err != nil {
+				s.fail(l, err)
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	if err := s.firstErr(); err != nil {
+		s.abortLanes()
+		return err
+	}
+	main := s.lanes[0]
+	if err := main.w.Commit(ctx, size, mode, mtime); err != nil {
+		return s.e.lost(main.m, err)
+	}
+	s.mu.Lock()
+	s.committed = true
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *split) firstErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Abort discards the file: parts first, then the committing writer, which
+// removes it.
+func (s *split) Abort() error {
+	s.drain()
+	s.release()
+	s.mu.Lock()
+	committed := s.committed
+	s.mu.Unlock()
+	if committed {
+		return nil
+	}
+	return s.abortLanes()
+}
+
+func (s *split) abortLanes() error {
+	var first error
+	for i := len(s.lanes) - 1; i >= 0; i-- {
+		if err := s.lanes[i].w.Abort(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (s *split) release() {
+	for _, l := range s.lanes {
+		l.m.load.Add(-l.weight)
+		l.weight = 0
+	}
+}
