@@ -216,6 +216,9 @@ type Endpoint struct {
 }
 
 func newEndpoint(dir string, first endpoint.Endpoint, logger *slog.Logger) *Endpoint {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	return &Endpoint{dir: dir, logger: logger, members: []*member{{ep: first}}}
 }
 

@@ -22,10 +22,14 @@ const laneDepth = 4
 
 // Create implements endpoint.Endpoint. A file of SplitSize bytes or more
 // is written through every live connection, its chunks spread over them;
-// a smaller one through the least busy connection.
+// a smaller one through the least busy connection. Either way the file is
+// created shared (endpoint.Endpoint.CreateShared) under a token of the
+// pool's, so that another connection can remove its temporary file when
+// the one writing it is lost.
 func (e *Endpoint) Create(ctx context.Context, rel string, size int64) (endpoint.FileWriter, error) {
+	share := fmt.Sprintf("%016x", rand.Uint64())
 	if live := e.live(); size >= SplitSize && len(live) > 1 {
-		return e.createSplit(ctx, rel, size, live)
+		return e.createSplit(ctx, rel, size, share, live)
 	}
 	m := e.pick()
 	if m == nil {
@@ -33,12 +37,12 @@ func (e *Endpoint) Create(ctx context.Context, rel string, size int64) (endpoint
 	}
 	weight := size + 1
 	m.load.Add(weight)
-	w, err := m.ep.Create(ctx, rel, size)
+	w, err := m.ep.CreateShared(ctx, rel, size, share, false)
 	if err != nil {
 		m.load.Add(-weight)
 		return nil, e.lost(m, err)
 	}
-	return &single{e: e, m: m, w: w, weight: weight}, nil
+	return &single{e: e, m: m, w: w, weight: weight, rel: rel, share: share}, nil
 }
 
 // lost turns an error of member m into what the caller should see: a
@@ -54,27 +58,52 @@ func (e *Endpoint) lost(m *member, err error) error {
 	return fmt.Errorf("%w (%v)", endpoint.ErrRetry, err)
 }
 
+// removeTemp removes the temporary file of a shared file whose committing
+// connection was lost, through a live one: opening the share and
+// aborting it removes the file.
+func (e *Endpoint) removeTemp(rel, share string) {
+	m := e.pick()
+	if m == nil {
+		return
+	}
+	w, err := m.ep.CreateShared(context.Background(), rel, 0, share, false)
+	if err == nil {
+		w.Abort()
+	}
+}
+
 // single is a file written through one connection.
 type single struct {
-	e      *Endpoint
-	m      *member
-	w      endpoint.FileWriter
-	weight int64
-	done   bool
+	e          *Endpoint
+	m          *member
+	w          endpoint.FileWriter
+	weight     int64
+	rel, share string
+	done       bool
 }
 
 func (s *single) Write(ctx context.Context, off int64, data []byte, sum wire.Sum) error {
-	return s.e.lost(s.m, s.w.Write(ctx, off, data, sum))
+	return s.check(s.w.Write(ctx, off, data, sum))
 }
 
 func (s *single) Commit(ctx context.Context, size int64, mode uint32, mtime int64) error {
 	s.release()
-	return s.e.lost(s.m, s.w.Commit(ctx, size, mode, mtime))
+	return s.check(s.w.Commit(ctx, size, mode, mtime))
 }
 
 func (s *single) Abort() error {
 	s.release()
 	return s.w.Abort()
+}
+
+// check maps err and, if the connection was lost, removes the temporary
+// file through another.
+func (s *single) check(err error) error {
+	err = s.e.lost(s.m, err)
+	if errors.Is(err, endpoint.ErrRetry) {
+		s.e.removeTemp(s.rel, s.share)
+	}
+	return err
 }
 
 func (s *single) release() {
@@ -91,6 +120,7 @@ func (s *single) release() {
 type split struct {
 	e     *Endpoint
 	rel   string
+	share string
 	lanes []*lane // lanes[0] commits; the others are parts
 	next  int
 	wg    sync.WaitGroup
@@ -114,9 +144,8 @@ type chunk struct {
 	sum  wire.Sum
 }
 
-func (e *Endpoint) createSplit(ctx context.Context, rel string, size int64, live []*member) (endpoint.FileWriter, error) {
-	share := fmt.Sprintf("%016x", rand.Uint64())
-	s := &split{e: e, rel: rel}
+func (e *Endpoint) createSplit(ctx context.Context, rel string, size int64, share string, live []*member) (endpoint.FileWriter, error) {
+	s := &split{e: e, rel: rel, share: share}
 	for i, m := range live {
 		w, err := m.ep.CreateShared(ctx, rel, size, share, i > 0)
 		if err != nil {
@@ -233,7 +262,11 @@ func (s *split) Commit(ctx context.Context, size int64, mode uint32, mtime int64
 	}
 	main := s.lanes[0]
 	if err := main.w.Commit(ctx, size, mode, mtime); err != nil {
-		return s.e.lost(main.m, err)
+		err = s.e.lost(main.m, err)
+		if errors.Is(err, endpoint.ErrRetry) {
+			s.e.removeTemp(s.rel, s.share)
+		}
+		return err
 	}
 	s.mu.Lock()
 	s.committed = true
@@ -267,6 +300,9 @@ func (s *split) abortLanes() error {
 		if err := s.lanes[i].w.Abort(); err != nil && first == nil {
 			first = err
 		}
+	}
+	if len(s.lanes) > 0 && s.lanes[0].m.dead.Load() {
+		s.e.removeTemp(s.rel, s.share)
 	}
 	return first
 }
