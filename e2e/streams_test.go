@@ -80,7 +80,7 @@ func TestConnectionKilledMidTransfer(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 
 	// Wait for three connections and for data to be moving, then kill
-	// the last connection's agent.
+	// the first connection's agent.
 	killed := false
 	var agentSince time.Time
 	deadline := time.Now().Add(60 * time.Second)
@@ -95,8 +95,14 @@ func TestConnectionKilledMidTransfer(t *testing.T) {
 			continue
 		}
 		// The wrapper and then the shell exec, so the pid ends up the
-		// agent's once it runs.
-		pid, _ := strconv.Atoi(entries[len(entries)-1].Name())
+		// agent's once it runs. The first connection is surely busy: it
+		// started the large file alone.
+		pid := 0
+		for _, en := range entries {
+			if p, _ := strconv.Atoi(en.Name()); pid == 0 || p < pid {
+				pid = p
+			}
+		}
 		cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 		if !bytes.Contains(cmdline, []byte("agent")) {
 			continue
