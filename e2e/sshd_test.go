@@ -113,8 +113,8 @@ Subsystem sftp internal-sftp
 	return s
 }
 
-// TestCopyOverSSH pushes and pulls through the system ssh client and a real
-// sshd, with fcp's -p and -F flags passed on to ssh.
+// TestCopyOverSSH pushes and pulls through fcp's own SSH client and a real
+// sshd, configured by -p and -F.
 func TestCopyOverSSH(t *testing.T) {
 	s := startSSHD(t)
 	src := edgeTree(t, filepath.Join(t.TempDir(), "src"))
@@ -137,13 +137,45 @@ func TestCopyOverSSH(t *testing.T) {
 		t.Errorf("re-run over ssh sent something: %+v", sm)
 	}
 
+	// A key the server does not know: one line, exit 10.
+	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(s.dir, "wrong_key")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	wrongConf := filepath.Join(s.dir, "ssh_config_wrong")
+	conf, _ := os.ReadFile(s.clientConf)
+	must(t, os.WriteFile(wrongConf, []byte(strings.ReplaceAll(string(conf), "/user_key", "/wrong_key")), 0o644))
+	r = fcp(t, runOpts{}, "-p", strconv.Itoa(s.port), "-F", wrongConf, src+"/", "127.0.0.1:"+remote)
+	if r.code != 10 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "permission denied") {
+		t.Errorf("wrong key: exit %d, stderr %q; want exit 10 and one line saying permission denied", r.code, r.stderr)
+	}
+
+	// A changed host key is refused with a warning naming the old key.
+	other, err := os.ReadFile(filepath.Join(s.dir, "wrong_key.pub"))
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(s.dir, "known_hosts"), []byte(fmt.Sprintf("[127.0.0.1]:%d %s", s.port, other)), 0o644))
+	r = fcp(t, runOpts{}, append(flags, src+"/", "127.0.0.1:"+remote)...)
+	if r.code != 10 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "known_hosts") {
+		t.Errorf("changed host key: exit %d, stderr %q; want exit 10 and one line naming known_hosts", r.code, r.stderr)
+	}
+
 	// An unknown host key is refused (BatchMode, StrictHostKeyChecking).
 	must(t, os.WriteFile(filepath.Join(s.dir, "known_hosts"), nil, 0o644))
 	r = fcp(t, runOpts{}, append(flags, src+"/", "127.0.0.1:"+remote)...)
-	if r.code != 5 && r.code != 10 {
-		t.Errorf("unknown host key: exit %d, want 5 or 10\n%s", r.code, r.stderr)
+	if r.code != 10 {
+		t.Errorf("unknown host key: exit %d, want 10\n%s", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "Host key verification failed") {
+	if !strings.Contains(strings.ToLower(r.stderr), "host key verification failed") || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("unknown host key: stderr does not say why: %q", r.stderr)
 	}
+}
+
+// TestCopyOverSystemSSH uses the system ssh binary through -e, with fcp's
+// -p and -F passed on to it.
+func TestCopyOverSystemSSH(t *testing.T) {
+	s := startSSHD(t)
+	src := edgeTree(t, filepath.Join(t.TempDir(), "src"))
+	remote := filepath.Join(t.TempDir(), "remote copy")
+	mustFcp(t, runOpts{}, "-e", "ssh", "-n", "2", "-p", strconv.Itoa(s.port), "-F", s.clientConf, src+"/", "127.0.0.1:"+remote)
+	sameTree(t, src, remote)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/fcp-dev/fcp/internal/endpoint/pool"
 	"github.com/fcp-dev/fcp/internal/endpoint/remote"
 	"github.com/fcp-dev/fcp/internal/progress"
+	"github.com/fcp-dev/fcp/internal/sshdial"
 	"github.com/fcp-dev/fcp/internal/transport"
 )
 
@@ -23,16 +26,27 @@ import (
 // probe, the upload and the handshake.
 const connectTimeout = 2 * time.Minute
 
-// connect returns the Host an operand lives on: this machine, or an agent
-// started through the remote shell.
 // self returns the binary to upload to agents; it is hashed once per run.
 type selfFunc func() (*agent.Binary, error)
 
+// shellOpener opens one stream to a POSIX shell on the remote host.
+type shellOpener struct {
+	open func(ctx context.Context) (transport.Stream, error)
+	desc string // how the shell is reached, for messages
+}
+
+// connect returns the Host an operand lives on: this machine, or agents
+// started through o.connections() shells on the remote host, pooled.
 func connect(ctx context.Context, op operand, o copyOptions, env Env, self selfFunc) (endpoint.Host, error) {
 	if !op.remote() {
 		return local.NewHost(), nil
 	}
-	first, err := connectOne(ctx, op, o, env, self)
+	logger := newLogger(env.Stderr, o.verbose)
+	sh, err := newShellOpener(op, o, env, logger)
+	if err != nil {
+		return nil, err
+	}
+	first, err := connectOne(ctx, op, sh, o, self, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -40,8 +54,44 @@ func connect(ctx context.Context, op operand, o copyOptions, env Env, self selfF
 	if n <= 1 {
 		return first, nil
 	}
-	dial := func(ctx context.Context) (endpoint.Host, error) { return connectOne(ctx, op, o, env, self) }
-	return pool.NewHost(first, n-1, dial, newLogger(env.Stderr, o.verbose)), nil
+	dial := func(ctx context.Context) (endpoint.Host, error) { return connectOne(ctx, op, sh, o, self, logger) }
+	return pool.NewHost(first, n-1, dial, logger), nil
+}
+
+// newShellOpener reaches the remote shell through -e COMMAND when given,
+// else through fcp's own SSH client, which reads ~/.ssh/config (or -F) and
+// shares one authentication (passphrases asked once) across connections.
+func newShellOpener(op operand, o copyOptions, env Env, logger *slog.Logger) (*shellOpener, error) {
+	if o.rsh != "" {
+		argv, err := transport.RshArgv(o.rshCommand(), op.target(), "sh")
+		if err != nil {
+			return nil, usageErrorf("-e: %w", err)
+		}
+		cmd := transport.Command{Argv: argv, Stderr: env.Stderr, Interactive: progress.IsTerminal(env.Stderr)}
+		return &shellOpener{
+			open: func(ctx context.Context) (transport.Stream, error) { return cmd.Start(ctx) },
+			desc: strings.Join(argv, " "),
+		}, nil
+	}
+	port := o.port
+	if port == 0 {
+		port = o.scpPort
+	}
+	cfg, err := sshdial.Resolve(op.Host, sshdial.Options{
+		User: op.User, Port: port, Identity: o.identity, ConfigFile: o.sshConfig, Logger: logger,
+	})
+	if err != nil {
+		return nil, usageErrorf("%s: %w", op.Host, err)
+	}
+	d := &sshdial.Dialer{
+		Config:      cfg,
+		Prompter:    sshdial.Terminal{},
+		AgentSocket: os.Getenv("SSH_AUTH_SOCK"),
+		Stderr:      env.Stderr,
+		Logger:      logger,
+	}
+	t := transport.SSH{Dial: d.Dial, Command: "sh", Stderr: env.Stderr}
+	return &shellOpener{open: t.Open, desc: "ssh " + cfg.Destination()}, nil
 }
 
 // defaultConnections is the number of connections per remote host when -n
@@ -58,22 +108,13 @@ func (o copyOptions) connections() int {
 }
 
 // connectOne starts one agent through the remote shell and connects to it.
-func connectOne(ctx context.Context, op operand, o copyOptions, env Env, self selfFunc) (endpoint.Host, error) {
-	argv, err := transport.RshArgv(o.rshCommand(), op.target(), "sh")
-	if err != nil {
-		return nil, usageErrorf("-e: %w", err)
-	}
-	logger := newLogger(env.Stderr, o.verbose)
-	proc, err := transport.Command{
-		Argv:        argv,
-		Stderr:      env.Stderr,
-		Interactive: progress.IsTerminal(env.Stderr),
-	}.Start(ctx)
+func connectOne(ctx context.Context, op operand, sh *shellOpener, o copyOptions, self selfFunc, logger *slog.Logger) (endpoint.Host, error) {
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	proc, err := sh.open(ctx)
 	if err != nil {
 		return nil, withKind(errConn, fmt.Errorf("%s: %w", op.Host, err))
 	}
-	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
-	defer cancel()
 	var args []string
 	if o.verbose >= 3 {
 		args = []string{"agent", "-vvv"}
@@ -86,7 +127,7 @@ func connectOne(ctx context.Context, op operand, o copyOptions, env Env, self se
 	res, err := agent.Bootstrap(ctx, proc, agent.Options{Binary: bin, Args: args, Logger: logger})
 	if err != nil {
 		proc.Close()
-		return nil, withKind(errStart, fmt.Errorf("%s: starting agent with %q: %w", op.Host, strings.Join(argv, " "), err))
+		return nil, withKind(errStart, fmt.Errorf("%s: starting agent with %q: %w", op.Host, sh.desc, err))
 	}
 	c, err := remote.Dial(ctx, res.Reader, proc, remote.DialOptions{Software: software(), Closer: proc, Logger: logger})
 	if err != nil {
