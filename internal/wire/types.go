@@ -3,10 +3,12 @@ package wire
 import "errors"
 
 // Protocol versions this build speaks. A peer whose range does not overlap
-// [MinVersion, Version] is refused with ErrVersion.
+// [MinVersion, Version] is refused with ErrVersion. Version 2 added the
+// compression fields of ReadReq, ReadResp and Data, which changed their
+// encoding, so version 1 is no longer spoken.
 const (
-	Version    uint16 = 1
-	MinVersion uint16 = 1
+	Version    uint16 = 2
+	MinVersion uint16 = 2
 )
 
 // Magic starts every connection, in both directions. Like PNG's signature
@@ -221,22 +223,32 @@ type ScanMore struct {
 	N uint32
 }
 
-// ReadReq asks for up to Len bytes at Off of the regular file Path.
+// ReadReq asks for up to Len bytes at Off of the regular file Path. With
+// Compress, the answer's data may come compressed (see ReadResp).
 type ReadReq struct {
-	Root uint32
-	Path string
-	Off  int64
-	Len  uint32
+	Root     uint32
+	Path     string
+	Off      int64
+	Len      uint32
+	Compress bool
 }
 
-// ReadResp answers ReadReq. Sum is the BLAKE3 hash of Data computed where
-// the data was read; Size and Mtime describe the file as it was after the
+// ReadResp answers ReadReq. Sum is the BLAKE3 hash of the data computed
+// where it was read; Size and Mtime describe the file as it was after the
 // read, so the controller can tell that it changed.
+//
+// When Compressed (allowed only if the ReadReq asked with Compress), Data
+// holds one zstd frame of the RawLen bytes read, and Sum is the hash of
+// those bytes, not of the frame; otherwise Data holds the bytes read and
+// RawLen is 0. This package only carries and bounds the payload: the
+// receiver decompresses it (see package remote).
 type ReadResp struct {
-	Data  []byte
-	Sum   Sum
-	Size  int64
-	Mtime int64
+	Data       []byte
+	Sum        Sum
+	Size       int64
+	Mtime      int64
+	Compressed bool
+	RawLen     uint32
 }
 
 // OpKind is the kind of a namespace operation.
@@ -289,12 +301,25 @@ type CreateReq struct {
 }
 
 // Data carries bytes for the file being created under the frame's id, at
-// offset Off. Sum is the BLAKE3 hash of Data as computed by the reader of
-// the source; the receiver verifies it before writing.
+// offset Off. Sum is the BLAKE3 hash of the bytes as computed by the reader
+// of the source; the receiver verifies it before writing. When Compressed,
+// Data holds one zstd frame of RawLen bytes, as in ReadResp, and Sum
+// covers the RawLen bytes; otherwise RawLen is 0.
 type Data struct {
-	Off  int64
-	Data []byte
-	Sum  Sum
+	Off        int64
+	Data       []byte
+	Sum        Sum
+	Compressed bool
+	RawLen     uint32
+}
+
+// Len returns the number of file bytes m carries: RawLen when Compressed,
+// else len(Data).
+func (m *Data) Len() int {
+	if m.Compressed {
+		return int(m.RawLen)
+	}
+	return len(m.Data)
 }
 
 // CommitReq ends a file: the receiver checks that Size bytes were written,

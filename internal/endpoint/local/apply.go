@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"time"
 
 	"github.com/fcp-dev/fcp/internal/endpoint"
 	"github.com/fcp-dev/fcp/internal/wire"
@@ -47,110 +46,107 @@ var opNames = map[wire.OpKind]string{
 
 // apply performs one op.
 func (e *dirEndpoint) apply(ctx context.Context, op wire.Op) error {
-	name, ok := opNames[op.Kind]
+	opName, ok := opNames[op.Kind]
 	if !ok {
 		return fmt.Errorf("apply %s: %w: unknown op kind %d", op.Path, endpoint.ErrInvalidPath, op.Kind)
 	}
-	if err := e.check(ctx, name, op.Path); err != nil {
+	if err := e.check(ctx, opName, op.Path); err != nil {
 		return err
 	}
 	if op.Path == "." && (op.Kind == wire.OpSymlink || op.Kind == wire.OpRemove) {
-		return fmt.Errorf("%s .: %w: the root", name, endpoint.ErrInvalidPath)
+		return fmt.Errorf("%s .: %w: the root", opName, endpoint.ErrInvalidPath)
 	}
-	if err := e.checkParents(op.Path); err != nil {
+	d, name, err := e.parent(op.Path)
+	if err != nil {
 		if op.Kind == wire.OpRemove && errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
-		return fail(name, op.Path, err)
+		return fail(opName, op.Path, err)
 	}
-	var err error
+	defer e.dirs.release(d)
 	switch op.Kind {
 	case wire.OpMkdir:
-		err = e.mkdir(op.Path, op.Mode)
+		err = ensureDir(d, name, op.Mode)
 	case wire.OpSymlink:
-		err = e.symlink(op.Path, op.Target)
+		err = e.symlink(d, name, op.Path, op.Target)
 	case wire.OpRemove:
 		e.dirs.forget(op.Path)
-		err = e.root.RemoveAll(op.Path)
+		err = d.removeAll(name)
 		e.dirs.forget(op.Path)
 	case wire.OpSetMeta:
-		err = e.setMeta(op.Path, op.Mode, op.Mtime)
+		err = setMeta(d, name, op.Mode, op.Mtime)
 	}
 	if err != nil {
-		return fail(name, op.Path, err)
+		return fail(opName, op.Path, err)
 	}
 	return nil
 }
 
-// mkdir makes the directory rel unless one is there, replacing a
-// non-directory.
-func (e *dirEndpoint) mkdir(rel string, mode uint32) error {
-	fi, err := e.root.Lstat(rel)
-	switch {
-	case err == nil && fi.IsDir():
+// ensureDir makes the directory name in d unless one is there, replacing a
+// non-directory. "." is d itself.
+func ensureDir(d *dirHandle, name string, mode uint32) error {
+	if name == "." {
 		return nil
-	case err == nil:
-		if err := e.root.Remove(rel); err != nil {
-			return err
-		}
-	case !errors.Is(err, fs.ErrNotExist):
+	}
+	perm := fileMode(mode | 0o700).Perm()
+	err := d.mkdir(name, perm)
+	if !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	err = e.root.Mkdir(rel, fileMode(mode|0o700).Perm())
+	m, err := d.lstat(name)
+	switch {
+	case err != nil:
+		return err
+	case m.IsDir():
+		return nil
+	}
+	if err := d.unlink(name); err != nil {
+		return err
+	}
+	err = d.mkdir(name, perm)
 	if errors.Is(err, fs.ErrExist) {
-		if fi, lerr := e.root.Lstat(rel); lerr == nil && fi.IsDir() {
+		if m, lerr := d.lstat(name); lerr == nil && m.IsDir() {
 			return nil
 		}
 	}
 	return err
 }
 
-// symlink makes rel a symlink to target, replacing what is there.
-func (e *dirEndpoint) symlink(rel, target string) error {
+// symlink makes name in d, the path rel, a symlink to target, replacing
+// what is there.
+func (e *dirEndpoint) symlink(d *dirHandle, name, rel, target string) error {
 	var (
 		tmp string
 		err error
 	)
 	for range tempTries {
-		tmp = tempName(rel)
-		if err = e.root.Symlink(target, tmp); !errors.Is(err, fs.ErrExist) {
+		tmp = tempName(name)
+		if err = d.symlink(target, tmp); !errors.Is(err, fs.ErrExist) {
 			break
 		}
 	}
 	if err != nil {
 		return err
 	}
-	if err := e.removeDir(rel); err != nil {
-		e.removeTemp(tmp)
-		return err
-	}
-	if err := e.root.Rename(tmp, rel); err != nil {
-		e.removeTemp(tmp)
+	if err := e.replace(d, tmp, name, rel); err != nil {
+		e.removeTemp(d, tmp, rel)
 		return err
 	}
 	return nil
 }
 
-// setMeta sets the mode and mtime of rel, or only the mtime of a symlink.
-func (e *dirEndpoint) setMeta(rel string, mode uint32, mtime int64) error {
-	fi, err := e.root.Lstat(rel)
+// setMeta sets the mode and mtime of name in d ("." is d itself), or
+// only the mtime of a symlink.
+func setMeta(d *dirHandle, name string, mode uint32, mtime int64) error {
+	m, err := d.lstat(name)
 	if err != nil {
 		return err
 	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		return setSymlinkTime(e.root, rel, mtime)
+	if m&fs.ModeSymlink != 0 {
+		return d.lchtimes(name, mtime)
 	}
-	if err := e.root.Chmod(rel, fileMode(mode)); err != nil {
+	if err := d.chmod(name, fileMode(mode)); err != nil {
 		return err
 	}
-	t := time.Unix(0, mtime)
-	return e.root.Chtimes(rel, t, t)
-}
-
-// removeTemp removes a temporary name left by a failed operation,
-// logging a failure to do so.
-func (e *dirEndpoint) removeTemp(tmp string) {
-	if err := e.root.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		e.opts.logger.Warn("cannot remove temporary file", "root", e.abs, "path", tmp, "err", err)
-	}
+	return d.chtimes(name, mtime)
 }

@@ -1,111 +1,154 @@
 package local
 
 import (
-	"fmt"
 	"io/fs"
+	"os"
 	"strings"
 	"sync"
 
 	"github.com/fcp-dev/fcp/internal/endpoint"
 )
 
-// maxCachedDirs bounds a dirCache; when it is reached the cache starts
-// over empty.
-const maxCachedDirs = 1 << 16
+// maxOpenDirs bounds the directories a dirCache keeps open besides the
+// root; when it is reached the cache starts over. Copies visit the tree
+// in order, so the directories in use at once are few.
+const maxOpenDirs = 256
 
-// checkParents verifies that every parent component of rel ("a" and "a/b"
-// for "a/b/c") is a real directory, not a symlink or another file, so a
-// write to rel cannot be redirected by a link inside the tree. A symlink
-// or file in the way fails with an error wrapping endpoint.ErrInvalidPath;
-// a missing parent with one matching fs.ErrNotExist.
-func (e *dirEndpoint) checkParents(rel string) error {
-	i := strings.LastIndexByte(rel, '/')
-	if i < 0 {
-		return nil
-	}
-	dir := rel[:i]
-	end, gen := e.dirs.known(dir)
-	for end < len(dir) {
-		start := 0
-		if end > 0 {
-			start = end + 1
-		}
-		end = len(dir)
-		if j := strings.IndexByte(dir[start:], '/'); j >= 0 {
-			end = start + j
-		}
-		p := dir[:end]
-		fi, err := e.root.Lstat(p)
-		switch {
-		case err != nil:
-			return fmt.Errorf("parent %s: %w", p, cause(err))
-		case fi.Mode()&fs.ModeSymlink != 0:
-			return fmt.Errorf("%w: %s is a symlink", endpoint.ErrInvalidPath, p)
-		case !fi.IsDir():
-			return fmt.Errorf("%w: %s is not a directory", endpoint.ErrInvalidPath, p)
-		}
-		e.dirs.add(p, gen)
-	}
-	return nil
+// dirOps is what the platform's dir type provides: an open directory of
+// the tree, and operations on the entries of that directory. name is
+// always one path component ("." only where said). No operation follows
+// a symlink at name, except that where chmod or chtimes cannot avoid it
+// the callers check first with lstat. Errors keep the errno reachable.
+type dirOps interface {
+	// openBeneath opens the directory rel (a valid path below d, not ".")
+	// through real directories only: a symlink or non-directory at any
+	// component fails with endpoint.ErrInvalidPath naming it, a missing
+	// one with an error matching fs.ErrNotExist naming it.
+	openBeneath(rel string) (dir, error)
+	close() error
+
+	// lstat returns the type and permission bits of name ("." is d).
+	lstat(name string) (fs.FileMode, error)
+	// read returns up to n bytes at off of the regular file name with
+	// the size and mtime after the read, as Endpoint.Read documents;
+	// Sum is not set.
+	read(name string, off int64, n int) (endpoint.Chunk, error)
+	// createTemp opens name for writing, creating it with mode 0600,
+	// exclusively with excl.
+	createTemp(name string, excl bool) (*os.File, error)
+	// chmod sets the mode of name ("." is d), which is not a symlink.
+	chmod(name string, mode fs.FileMode) error
+	// chtimes sets the atime and mtime (ns) of name ("." is d), which is not
+	// a symlink.
+	chtimes(name string, mtime int64) error
+	// lchtimes sets the atime and mtime of the symlink name, where the
+	// platform can; elsewhere it does nothing.
+	lchtimes(name string, mtime int64) error
+	mkdir(name string, perm fs.FileMode) error
+	symlink(target, name string) error
+	// rename renames old over new, both in d.
+	rename(old, new string) error
+	// unlink removes name, which is not a directory.
+	unlink(name string) error
+	// removeAll removes name and everything in it; a missing name is
+	// not an error.
+	removeAll(name string) error
 }
 
-// dirCache is the set of directories (relative to an Endpoint's root)
-// that checkParents found to be real. It is a trie of path components, so
-// forgetting a directory forgets everything below it at the cost of one
-// lookup per component. A directory is present only with all its
-// ancestors. It is safe for concurrent use; the zero value is empty.
+var _ dirOps = dir{}
+
+// dirHandle is an open directory shared by the operations that use it.
+type dirHandle struct {
+	dir
+	refs int // holders, the cache counting as one while it lists h; guarded by dirCache.mu
+}
+
+// dirCache holds the open directories of an Endpoint, by path relative
+// to its root. Each was opened through real directories only (see
+// dirOps.openBeneath), so an operation relative to one cannot be
+// redirected by a symlink in the tree, however the tree changes
+// meanwhile. Operations of the Endpoint that remove or replace a
+// directory forget it and everything below it; a handle still in use
+// stays open until released. It is safe for concurrent use.
 type dirCache struct {
-	mu   sync.Mutex
-	top  dirNode
-	size int    // nodes added since the cache was last emptied
-	gen  uint64 // incremented by every forget
+	mu     sync.Mutex
+	root   *dirHandle
+	open   map[string]*dirHandle // by path; never "." (that is root)
+	gen    uint64                // incremented by every forget
+	closed bool
 }
 
-// dirNode maps the names of a directory's verified subdirectories to
-// their own nodes.
-type dirNode map[string]dirNode
-
-// known returns the length of the longest prefix of dir (a valid path,
-// not ".") that ends at a component boundary and is cached, and the
-// generation to pass to add for what the caller verifies next.
-func (c *dirCache) known(dir string) (int, uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	node, verified := c.top, 0
-	for start := 0; start < len(dir); {
-		end := len(dir)
-		if j := strings.IndexByte(dir[start:], '/'); j >= 0 {
-			end = start + j
-		}
-		child, ok := node[dir[start:end]]
-		if !ok {
-			break
-		}
-		node, verified, start = child, end, end+1
-	}
-	return verified, c.gen
+// newDirCache returns a cache of the directories beneath root, which it
+// owns.
+func newDirCache(root dir) *dirCache {
+	return &dirCache{root: &dirHandle{dir: root, refs: 1}, open: make(map[string]*dirHandle)}
 }
 
-// add caches dir and its ancestors, unless forget was called since gen
-// was obtained from known: the verification may predate a removal.
-func (c *dirCache) add(dir string, gen uint64) {
+// acquire returns the open directory p (a valid path, "." for the root),
+// opening it if it is not cached. The caller releases it. After close it
+// fails with endpoint.ErrClosed.
+func (c *dirCache) acquire(p string) (*dirHandle, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, endpoint.ErrClosed
+	}
+	h := c.open[p]
+	if p == "." {
+		h = c.root
+	}
+	if h != nil {
+		h.refs++
+		c.mu.Unlock()
+		return h, nil
+	}
+	gen, root := c.gen, c.root
+	root.refs++
+	c.mu.Unlock()
+
+	d, err := root.openBeneath(p)
+	c.release(root)
+	if err != nil {
+		return nil, err
+	}
+	return c.insert(p, &dirHandle{dir: d, refs: 1}, gen)
+}
+
+// insert caches h, just opened at p and held by the caller, and returns
+// it or the handle another caller cached meanwhile. If forget was called
+// since gen was read, h is returned but not cached: what it refers to
+// may have been removed.
+func (c *dirCache) insert(p string, h *dirHandle, gen uint64) (*dirHandle, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
-		return
+	switch {
+	case c.closed:
+		h.close()
+		return nil, endpoint.ErrClosed
+	case gen != c.gen:
+		return h, nil
+	case c.open[p] != nil:
+		h.close()
+		h = c.open[p]
+		h.refs++
+		return h, nil
 	}
-	if c.top == nil || c.size >= maxCachedDirs {
-		c.top, c.size = dirNode{}, 0
+	if len(c.open) >= maxOpenDirs {
+		c.dropLocked(func(string) bool { return true })
 	}
-	node := c.top
-	for comp := range strings.SplitSeq(dir, "/") {
-		child, ok := node[comp]
-		if !ok {
-			child = dirNode{}
-			node[comp] = child
-			c.size++
-		}
-		node = child
+	c.open[p] = h
+	h.refs++
+	return h, nil
+}
+
+// release gives back a handle from acquire.
+func (c *dirCache) release(h *dirHandle) {
+	c.mu.Lock()
+	h.refs--
+	last := h.refs == 0
+	c.mu.Unlock()
+	if last {
+		h.close()
 	}
 }
 
@@ -115,16 +158,50 @@ func (c *dirCache) forget(p string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	node := c.top
-	for {
-		comp, rest, more := strings.Cut(p, "/")
-		if !more {
-			delete(node, comp)
-			return
+	c.dropLocked(func(q string) bool {
+		return q == p || len(q) > len(p) && q[len(p)] == '/' && strings.HasPrefix(q, p)
+	})
+}
+
+// dropLocked drops the cached directories whose paths match.
+func (c *dirCache) dropLocked(match func(string) bool) {
+	for q, h := range c.open {
+		if !match(q) {
+			continue
 		}
-		if node = node[comp]; node == nil {
-			return
+		delete(c.open, q)
+		if h.refs--; h.refs == 0 {
+			h.close()
 		}
-		p = rest
 	}
+}
+
+// close drops every directory, the root included, and makes acquire
+// fail. Handles still in use are closed when released.
+func (c *dirCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.dropLocked(func(string) bool { return true })
+	if c.root.refs--; c.root.refs == 0 {
+		c.root.close()
+	}
+}
+
+// parent returns the open directory holding the last component of rel,
+// which it returns too ("." for the root itself). The caller releases
+// the directory.
+func (e *dirEndpoint) parent(rel string) (*dirHandle, string, error) {
+	dir, name := ".", rel
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		dir, name = rel[:i], rel[i+1:]
+	}
+	d, err := e.dirs.acquire(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	return d, name, nil
 }

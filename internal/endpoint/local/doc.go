@@ -5,20 +5,25 @@
 // # Confinement
 //
 // An Endpoint holds an *os.Root opened at its root directory and does all
-// I/O through it, so no path can reach outside the root. Every path
+// I/O beneath it, so no path can reach outside the root. Every path
 // argument must satisfy wire.ValidPath; others fail with an error wrapping
-// endpoint.ErrInvalidPath. Writes (Create, Commit and every Apply op)
+// endpoint.ErrInvalidPath. Read, Create, Commit and every Apply op
 // additionally refuse to pass through a symlink inside the tree: each
-// parent component of the path must be a real directory per Lstat, or the
-// call fails with endpoint.ErrInvalidPath naming the offending component.
-// A symlink or file at the final component is replaced, never followed.
+// parent component of the path must be a real directory, or the call
+// fails with endpoint.ErrInvalidPath naming the offending component. A
+// symlink or file at the final component is replaced by writes, never
+// followed; Read refuses it.
 //
-// Verified parent directories are cached per Endpoint. Operations of the
-// Endpoint that remove or replace a directory drop it and everything below
-// it from the cache. Changes made to the tree by other programs while the
-// Endpoint is open are not seen by the cache: a directory replaced by a
-// symlink behind the Endpoint's back may then be written through, but
-// os.Root still confines the write to the root.
+// Operations work relative to the open parent directory of their path,
+// one system call per step where the platform allows (on Linux: openat2
+// with RESOLVE_NO_SYMLINKS to open the directory, then *at calls that do
+// not follow symlinks). Open directories are cached per Endpoint, a few
+// hundred at most. A cached directory was opened through real
+// directories only, so a symlink put in its place later, by anyone, is
+// not followed; operations of the Endpoint that remove or replace a
+// directory drop it and everything below it from the cache. A cached
+// directory that another program moves elsewhere keeps receiving what is
+// written to its old path until the cache drops it.
 //
 // # Files
 //

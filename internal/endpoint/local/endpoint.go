@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"sync/atomic"
@@ -20,7 +19,7 @@ type dirEndpoint struct {
 	root *os.Root
 	abs  string // root's absolute path, for messages
 	opts options
-	dirs dirCache // directories verified to be real, see checkParents
+	dirs *dirCache // open directories, see parent
 
 	closed  atomic.Bool
 	onClose func() // set by Host.Open before e is shared
@@ -34,6 +33,7 @@ func (e *dirEndpoint) Close() error {
 	if e.closed.Swap(true) {
 		return nil
 	}
+	e.dirs.close()
 	err := e.root.Close()
 	if e.onClose != nil {
 		e.onClose()
@@ -52,38 +52,17 @@ func (e *dirEndpoint) Read(ctx context.Context, rel string, off int64, n int) (e
 	if off < 0 || n < 0 || n > wire.MaxChunk {
 		return endpoint.Chunk{}, fmt.Errorf("read %s: %w: %d bytes at offset %d", rel, endpoint.ErrInvalidPath, n, off)
 	}
-	before, err := e.root.Lstat(rel)
+	d, name, err := e.parent(rel)
 	if err != nil {
 		return endpoint.Chunk{}, fail("read", rel, err)
 	}
-	if err := regular(before.Mode()); err != nil {
-		return endpoint.Chunk{}, fail("read", rel, err)
-	}
-	f, err := e.root.Open(rel)
+	defer e.dirs.release(d)
+	c, err := d.read(name, off, n)
 	if err != nil {
 		return endpoint.Chunk{}, fail("read", rel, err)
 	}
-	defer f.Close()
-
-	buf := make([]byte, min(int64(n), max(before.Size()-off, 0)))
-	m, err := f.ReadAt(buf, off)
-	if err != nil && err != io.EOF {
-		return endpoint.Chunk{}, fail("read", rel, err)
-	}
-	after, err := f.Stat()
-	if err != nil {
-		return endpoint.Chunk{}, fail("read", rel, err)
-	}
-	if !os.SameFile(before, after) || m < n && after.Size() > off+int64(m) {
-		return endpoint.Chunk{}, fmt.Errorf("read %s: %w", rel, endpoint.ErrChanged)
-	}
-	data := buf[:m]
-	return endpoint.Chunk{
-		Data:  data,
-		Sum:   blake3.Sum256(data),
-		Size:  after.Size(),
-		Mtime: after.ModTime().UnixNano(),
-	}, nil
+	c.Sum = blake3.Sum256(c.Data)
+	return c, nil
 }
 
 // check validates what every method of e is called with.

@@ -57,6 +57,8 @@ func TestReadRefused(t *testing.T) {
 	e, dir := openTest(t)
 	writeFile(t, filepath.Join(dir, "f"), "data", 0o644)
 	symlink(t, "f", filepath.Join(dir, "link"))
+	writeFile(t, filepath.Join(dir, "d", "f"), "data", 0o644)
+	symlink(t, "d", filepath.Join(dir, "dirlink"))
 	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +73,9 @@ func TestReadRefused(t *testing.T) {
 		{name: "symlink", rel: "link", n: 1, wantErr: endpoint.ErrInvalidPath},
 		{name: "fifo", rel: "fifo", n: 1, wantErr: endpoint.ErrInvalidPath},
 		{name: "missing", rel: "nope", n: 1, wantErr: fs.ErrNotExist},
+		{name: "missing parent", rel: "nope/f", n: 1, wantErr: fs.ErrNotExist},
+		{name: "through symlink", rel: "dirlink/f", n: 1, wantErr: endpoint.ErrInvalidPath},
+		{name: "through file", rel: "f/x", n: 1, wantErr: endpoint.ErrInvalidPath},
 		{name: "too long", rel: "f", n: wire.MaxChunk + 1, wantErr: endpoint.ErrInvalidPath},
 		{name: "negative length", rel: "f", n: -1, wantErr: endpoint.ErrInvalidPath},
 		{name: "negative offset", rel: "f", off: -1, n: 1, wantErr: endpoint.ErrInvalidPath},

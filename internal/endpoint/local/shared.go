@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/fcp-dev/fcp/internal/endpoint"
@@ -24,15 +23,17 @@ func (e *dirEndpoint) CreateShared(ctx context.Context, rel string, size int64, 
 	if err := wire.ValidShare(share); err != nil || share == "" {
 		return nil, fmt.Errorf("create %s: %w: bad share token %q", rel, endpoint.ErrInvalidPath, share)
 	}
-	if err := e.checkParents(rel); err != nil {
-		return nil, fail("create", rel, err)
-	}
-	tmp := sharedTempName(rel, share)
-	f, err := e.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE, 0o600)
+	d, name, err := e.parent(rel)
 	if err != nil {
 		return nil, fail("create", rel, err)
 	}
-	w := &fileWriter{e: e, rel: rel, tmp: tmp, f: f}
+	tmp := sharedTempName(name, share)
+	f, err := d.createTemp(tmp, false)
+	if err != nil {
+		e.dirs.release(d)
+		return nil, fail("create", rel, err)
+	}
+	w := &fileWriter{e: e, rel: rel, dir: d, name: name, tmp: tmp, f: f}
 	if part {
 		return &partWriter{w: w}, nil
 	}
@@ -92,6 +93,7 @@ func (p *partWriter) Commit(ctx context.Context, _ int64, _ uint32, _ int64) err
 		return fmt.Errorf("commit %s: %w", p.w.rel, fs.ErrClosed)
 	}
 	p.w.done = true
+	p.w.release()
 	f := p.w.f
 	p.w.f = nil
 	if p.w.err != nil {
@@ -114,6 +116,7 @@ func (p *partWriter) Commit(ctx context.Context, _ int64, _ uint32, _ int64) err
 func (p *partWriter) Abort() error {
 	if !p.w.done {
 		p.w.done = true
+		p.w.release()
 		if p.w.f != nil {
 			p.w.f.Close()
 			p.w.f = nil

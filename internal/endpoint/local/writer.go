@@ -8,8 +8,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path"
 	"strings"
-	"time"
 
 	"github.com/fcp-dev/fcp/internal/endpoint"
 	"github.com/fcp-dev/fcp/internal/wire"
@@ -35,21 +35,22 @@ func (e *dirEndpoint) Create(ctx context.Context, rel string, size int64) (endpo
 	if rel == "." {
 		return nil, fmt.Errorf("create .: %w: the root", endpoint.ErrInvalidPath)
 	}
-	if err := e.checkParents(rel); err != nil {
+	d, name, err := e.parent(rel)
+	if err != nil {
 		return nil, fail("create", rel, err)
 	}
-	var err error
 	for range tempTries {
-		tmp := tempName(rel)
+		tmp := tempName(name)
 		var f *os.File
-		f, err = e.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err = d.createTemp(tmp, true)
 		if err == nil {
-			return &fileWriter{e: e, rel: rel, tmp: tmp, f: f}, nil
+			return &fileWriter{e: e, rel: rel, dir: d, name: name, tmp: tmp, f: f}, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			break
 		}
 	}
+	e.dirs.release(d)
 	return nil, fail("create", rel, err)
 }
 
@@ -71,11 +72,13 @@ func tempName(rel string) string {
 type fileWriter struct {
 	e    *dirEndpoint
 	rel  string
-	tmp  string   // the temporary file, relative to the root
-	f    *os.File // the open temporary file; nil once closed
-	end  int64    // highest offset written
-	err  error    // the first failed Write, returned by Commit
-	done bool     // committed or discarded
+	dir  *dirHandle // rel's directory, held until done
+	name string     // rel's last component
+	tmp  string     // the temporary file's name in dir
+	f    *os.File   // the open temporary file; nil once closed
+	end  int64      // highest offset written
+	err  error      // the first failed Write, returned by Commit
+	done bool       // committed or discarded
 }
 
 // Write implements endpoint.FileWriter. After a failure (a mismatch, a
@@ -117,6 +120,7 @@ func (w *fileWriter) Commit(ctx context.Context, size int64, mode uint32, mtime 
 		return err
 	}
 	w.done = true
+	w.release()
 	return nil
 }
 
@@ -134,8 +138,7 @@ func (w *fileWriter) commit(ctx context.Context, size int64, mode uint32, mtime 
 	if err := w.f.Chmod(fileMode(mode)); err != nil {
 		return fail("commit", w.rel, err)
 	}
-	t := time.Unix(0, mtime)
-	if err := w.e.root.Chtimes(w.tmp, t, t); err != nil {
+	if err := w.dir.chtimes(w.tmp, mtime); err != nil {
 		return fail("commit", w.rel, err)
 	}
 	if w.e.opts.fsync {
@@ -148,13 +151,7 @@ func (w *fileWriter) commit(ctx context.Context, size int64, mode uint32, mtime 
 	if err := f.Close(); err != nil {
 		return fail("commit", w.rel, err)
 	}
-	if err := w.e.checkParents(w.rel); err != nil {
-		return fail("commit", w.rel, err)
-	}
-	if err := w.e.removeDir(w.rel); err != nil {
-		return fail("commit", w.rel, err)
-	}
-	if err := w.e.root.Rename(w.tmp, w.rel); err != nil {
+	if err := w.e.replace(w.dir, w.tmp, w.name, w.rel); err != nil {
 		return fail("commit", w.rel, err)
 	}
 	return nil
@@ -176,24 +173,49 @@ func (w *fileWriter) discard() error {
 		w.f.Close()
 		w.f = nil
 	}
-	err := w.e.root.Remove(w.tmp)
+	err := w.e.removeTemp(w.dir, w.tmp, w.rel)
+	w.release()
+	if err != nil {
+		return fail("abort", w.rel, err)
+	}
+	return nil
+}
+
+// release gives back the writer's directory, once.
+func (w *fileWriter) release() {
+	if w.dir != nil {
+		w.e.dirs.release(w.dir)
+		w.dir = nil
+	}
+}
+
+// replace renames tmp over name in d, the directory of rel. A directory
+// at rel is removed first, with everything in it; anything else is
+// replaced by the rename itself.
+func (e *dirEndpoint) replace(d *dirHandle, tmp, name, rel string) error {
+	err := d.rename(tmp, name)
+	if err == nil {
+		return nil
+	}
+	if m, lerr := d.lstat(name); lerr != nil || !m.IsDir() {
+		return err
+	}
+	e.dirs.forget(rel)
+	err = d.removeAll(name)
+	e.dirs.forget(rel)
+	if err != nil {
+		return err
+	}
+	return d.rename(tmp, name)
+}
+
+// removeTemp removes the temporary name tmp in d, the directory of rel,
+// logging a failure to do so. A missing tmp is not an error.
+func (e *dirEndpoint) removeTemp(d *dirHandle, tmp, rel string) error {
+	err := d.unlink(tmp)
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	w.e.opts.logger.Warn("cannot remove temporary file", "root", w.e.abs, "path", w.tmp, "err", err)
-	return fail("abort", w.rel, err)
-}
-
-// removeDir removes rel if it is a directory, with everything in it, so
-// that a file or symlink can be renamed over it. Anything else at rel is
-// left alone.
-func (e *dirEndpoint) removeDir(rel string) error {
-	fi, err := e.root.Lstat(rel)
-	if err != nil || !fi.IsDir() {
-		return nil
-	}
-	e.dirs.forget(rel)
-	err = e.root.RemoveAll(rel)
-	e.dirs.forget(rel)
+	e.opts.logger.Warn("cannot remove temporary file", "root", e.abs, "path", path.Join(path.Dir(rel), tmp), "err", err)
 	return err
 }
