@@ -16,9 +16,9 @@
 //     as mutagen's agent transport does (pkg/agent/transport/stream.go).
 //     RshArgv builds a Command's argv from an rsync-style -e/--rsh string.
 //   - SSH dials a new connection with fcp's own SSH client (package sshdial)
-    for every Open and runs a command (`sh`) in a session on it; parallel
-    streams are parallel TCP connections, each with its own channel window.
-  - Pipe runs the far end as a function in this process, for tests.
+//     for every Open and runs a command (`sh`) in a session on it; parallel
+//     streams are parallel TCP connections, each with its own channel window.
+//   - Pipe runs the far end as a function in this process, for tests.
 //
 // The context given to Open bounds only the opening; a Stream lives until
 // it is closed.
