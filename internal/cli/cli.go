@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -102,6 +103,24 @@ Nothing needs to be installed on the remote but a POSIX sh.
 	})
 	root.Flags().SortFlags = false
 	copyOpts.addFlags(root)
+	var cpuProfile string
+	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to FILE (for developers)")
+	root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return usageErrorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return usageErrorf("--cpuprofile: %w", err)
+		}
+		root.PersistentPostRun = func(*cobra.Command, []string) { pprof.StopCPUProfile(); f.Close() }
+		return nil
+	}
 	root.AddCommand(newAgentCmd(env))
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root

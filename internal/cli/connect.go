@@ -129,7 +129,7 @@ func connectOne(ctx context.Context, op operand, sh *shellOpener, o copyOptions,
 		proc.Close()
 		return nil, withKind(errStart, fmt.Errorf("%s: starting agent with %q: %w", op.Host, sh.desc, err))
 	}
-	c, err := remote.Dial(ctx, res.Reader, proc, remote.DialOptions{Software: software(), Closer: proc, Logger: logger})
+	c, err := remote.Dial(ctx, res.Reader, proc, remote.DialOptions{Software: software(), Closer: proc, Logger: logger, Compress: o.compress})
 	if err != nil {
 		return nil, withKind(errStart, fmt.Errorf("%s: %w", op.Host, err))
 	}

@@ -46,6 +46,8 @@ type copyOptions struct {
 	streams   int
 	workers   int
 	chunkSize int
+	compress  bool
+	bwlimit   string
 }
 
 func (o *copyOptions) addFlags(cmd *cobra.Command) {
@@ -69,6 +71,8 @@ func (o *copyOptions) addFlags(cmd *cobra.Command) {
 	f.IntVarP(&o.streams, "streams", "n", 0, "parallel connections per remote host (default 4); large files are split across them")
 	f.IntVar(&o.workers, "workers", 0, "files in flight at once (default 64)")
 	f.IntVar(&o.chunkSize, "chunk-size", 0, "bytes per read/write chunk (default 1 MiB, at most 4 MiB)")
+	f.BoolVarP(&o.compress, "compress", "z", false, "compress file data (zstd) on connections to remote hosts; data that does not compress is sent as is")
+	f.StringVar(&o.bwlimit, "bwlimit", "", "limit the transfer of file data to `RATE` KiB/s, or with a suffix B, K, M or G that unit per second (1.5M); 0 for no limit")
 }
 
 // rules builds the filter rules from the selection flags.
@@ -98,6 +102,12 @@ func runCopy(ctx context.Context, o copyOptions, args []string, env Env) error {
 	}
 	if o.chunkSize < 0 || o.chunkSize > wire.MaxChunk {
 		return usageErrorf("--chunk-size must be between 1 and %d", wire.MaxChunk)
+	}
+	var bwlimit int64
+	if o.bwlimit != "" {
+		if bwlimit, err = transfer.ParseRate(o.bwlimit); err != nil {
+			return usageErrorf("--bwlimit: %w", err)
+		}
 	}
 	ops := make([]operand, len(args))
 	for i, a := range args {
@@ -195,6 +205,8 @@ func runCopy(ctx context.Context, o copyOptions, args []string, env Env) error {
 		OnEvent:      out.event,
 		Counters:     out.counters,
 		Logger:       out.logger,
+
+		BandwidthLimit: bwlimit,
 	})
 	out.stopProgress()
 	out.summary(st, time.Since(start))

@@ -59,6 +59,9 @@ func (e *engine) copyOnce(ctx context.Context, t fileTask, size, mtime int64) (i
 		return 0, endpoint.Chunk{}, err
 	}
 	defer w.Abort()
+	if size < chunk {
+		return e.copySmall(ctx, t, w, size, mtime)
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -137,9 +140,31 @@ func (e *engine) writeChunk(ctx context.Context, w endpoint.FileWriter, r readRe
 	if len(r.c.Data) == 0 {
 		return 0, nil
 	}
+	if err := e.limit.wait(ctx, len(r.c.Data)); err != nil {
+		return 0, err
+	}
 	if err := w.Write(ctx, off, r.c.Data, r.c.Sum); err != nil {
 		return 0, err
 	}
 	e.o.Counters.AddBytes(int64(len(r.c.Data)))
 	return int64(len(r.c.Data)), nil
+}
+
+// copySmall is copyOnce for a file that one read covers: it reads in the
+// calling goroutine, since there is nothing to read ahead.
+func (e *engine) copySmall(ctx context.Context, t fileTask, w endpoint.FileWriter, size, mtime int64) (int64, endpoint.Chunk, error) {
+	weight := size + 1
+	if err := e.mem.Acquire(ctx, weight); err != nil {
+		return 0, endpoint.Chunk{}, err
+	}
+	c, err := e.jobs[t.job].Src.Read(ctx, t.srcRel, 0, e.o.ChunkSize)
+	n, err := e.writeChunk(ctx, w, readResult{c, err, weight}, 0, size, mtime)
+	e.mem.Release(weight)
+	switch {
+	case err != nil:
+		return n, c, err
+	case n != size:
+		return n, c, endpoint.ErrChanged
+	}
+	return n, c, w.Commit(ctx, size, t.entry.Mode, mtime)
 }

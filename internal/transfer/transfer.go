@@ -66,6 +66,11 @@ type Options struct {
 	ReadAhead    int   // chunks in flight per large file; default 4
 	MemoryBudget int64 // bytes of file data in flight; default 64 MiB
 
+	// BandwidthLimit caps the rate at which file data is written, over
+	// all workers, in bytes per second (rsync's --bwlimit); 0 means no
+	// limit.
+	BandwidthLimit int64
+
 	// OnEvent, if set, receives every event. It is called from many
 	// goroutines at once and must be safe for that.
 	OnEvent  func(Event)
@@ -130,6 +135,7 @@ func Run(ctx context.Context, dst endpoint.Endpoint, jobs []Job, o Options) (Sta
 		jobs: jobs,
 		mem:  semaphore.NewWeighted(o.MemoryBudget),
 	}
+	e.limit = newLimiter(o.BandwidthLimit, o.ChunkSize)
 	e.workers, e.wctx = errgroup.WithContext(sctx)
 	e.workers.SetLimit(o.Workers)
 
@@ -200,6 +206,8 @@ type engine struct {
 	dst  endpoint.Endpoint
 	jobs []Job
 	mem  *semaphore.Weighted
+
+	limit *limiter // nil without Options.BandwidthLimit
 
 	workers *errgroup.Group
 	wctx    context.Context

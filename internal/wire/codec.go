@@ -509,7 +509,8 @@ func (m *ReadReq) appendBody(b []byte) (head, tail []byte) {
 	b = binary.AppendUvarint(b, uint64(m.Root))
 	b = appendString(b, m.Path)
 	b = binary.AppendVarint(b, m.Off)
-	return binary.AppendUvarint(b, uint64(m.Len)), nil
+	b = binary.AppendUvarint(b, uint64(m.Len))
+	return appendBool(b, m.Compress), nil
 }
 
 func (m *ReadReq) decode(d *decoder) {
@@ -517,12 +518,15 @@ func (m *ReadReq) decode(d *decoder) {
 	m.Path = d.string(MaxPath, "Path")
 	m.Off = d.varint("Off")
 	m.Len = d.uint32("Len")
+	m.Compress = d.bool("Compress")
 }
 
 func (m *ReadResp) appendBody(b []byte) (head, tail []byte) {
 	b = append(b, m.Sum[:]...)
 	b = binary.AppendVarint(b, m.Size)
 	b = binary.AppendVarint(b, m.Mtime)
+	b = appendBool(b, m.Compressed)
+	b = binary.AppendUvarint(b, uint64(m.RawLen))
 	return binary.AppendUvarint(b, uint64(len(m.Data))), m.Data
 }
 
@@ -530,6 +534,8 @@ func (m *ReadResp) decode(d *decoder) {
 	m.Sum = d.sum("Sum")
 	m.Size = d.varint("Size")
 	m.Mtime = d.varint("Mtime")
+	m.Compressed = d.bool("Compressed")
+	m.RawLen = d.uint32("RawLen")
 	m.Data = d.bytes(MaxChunk, "Data")
 }
 
@@ -608,12 +614,16 @@ func (m *CreateReq) decode(d *decoder) {
 func (m *Data) appendBody(b []byte) (head, tail []byte) {
 	b = binary.AppendVarint(b, m.Off)
 	b = append(b, m.Sum[:]...)
+	b = appendBool(b, m.Compressed)
+	b = binary.AppendUvarint(b, uint64(m.RawLen))
 	return binary.AppendUvarint(b, uint64(len(m.Data))), m.Data
 }
 
 func (m *Data) decode(d *decoder) {
 	m.Off = d.varint("Off")
 	m.Sum = d.sum("Sum")
+	m.Compressed = d.bool("Compressed")
+	m.RawLen = d.uint32("RawLen")
 	m.Data = d.bytes(MaxChunk, "Data")
 }
 

@@ -33,6 +33,10 @@ func longPath() string {
 	return p
 }
 
+// zstdSample is a zstd frame of 1000 'a' bytes, as the encoder of package
+// remote makes it; the wire carries it without looking inside.
+var zstdSample = []byte{0x28, 0xb5, 0x2f, 0xfd, 0x40, 0x00, 0xe8, 0x02, 0x43, 0x1f, 0x00, 0x61}
+
 // smallSamples covers every message kind with values that are short but
 // awkward: spaces, newlines, invalid UTF-8, unicode, extremes of numbers.
 func smallSamples() []sample {
@@ -66,8 +70,10 @@ func smallSamples() []sample {
 		{"ScanMore", &ScanMore{N: MaxCredit}},
 		{"ReadReq", &ReadReq{Root: 3, Path: "big file.iso", Off: 1 << 40, Len: MaxChunk}},
 		{"ReadReq/max offset", &ReadReq{Root: 3, Path: "f", Off: math.MaxInt64 - 1, Len: 1}},
+		{"ReadReq/compress", &ReadReq{Root: 3, Path: "f", Len: 1 << 20, Compress: true}},
 		{"ReadResp/empty", &ReadResp{Size: 0, Mtime: 1}},
 		{"ReadResp", &ReadResp{Data: []byte("hello\x00world"), Sum: fullSum(), Size: 11, Mtime: 1_700_000_000_000_000_000}},
+		{"ReadResp/compressed", &ReadResp{Data: zstdSample, Sum: fullSum(), Size: 1 << 30, Mtime: -1, Compressed: true, RawLen: 1000}},
 		{"ApplyReq/empty", &ApplyReq{Root: 1}},
 		{"ApplyReq", &ApplyReq{Root: 9, Ops: []Op{
 			{Kind: OpMkdir, Path: "d", Mode: 0o700},
@@ -80,6 +86,8 @@ func smallSamples() []sample {
 		{"CreateReq/shared part", &CreateReq{Root: 1, Path: "big", Size: 1 << 30, Share: "0123456789abcdef0123456789abcdef", Part: true}},
 		{"Data", &Data{Off: 4 << 20, Data: []byte{0, 1, 2, 0xff}, Sum: fullSum()}},
 		{"Data/empty", &Data{}},
+		{"Data/compressed", &Data{Off: 1 << 20, Data: zstdSample, Sum: fullSum(), Compressed: true, RawLen: 1000}},
+		{"Data/compressed at max offset", &Data{Off: math.MaxInt64 - MaxChunk, Data: []byte{0}, Compressed: true, RawLen: MaxChunk}},
 		{"CommitReq", &CommitReq{Size: 12, Mode: 0o644, Mtime: math.MaxInt64}},
 		{"AbortReq", &AbortReq{}},
 	}
@@ -115,6 +123,8 @@ func maxSamples() []sample {
 		{"ApplyResp/max batch", &ApplyResp{Results: results}},
 		{"ReadResp/max chunk", &ReadResp{Data: bytes.Repeat([]byte{0xa5}, MaxChunk)}},
 		{"Data/max chunk", &Data{Off: math.MaxInt64 - MaxChunk, Data: bytes.Repeat([]byte{0x5a}, MaxChunk)}},
+		{"ReadResp/max compressed", &ReadResp{Data: bytes.Repeat([]byte{0xa5}, MaxChunk), Compressed: true, RawLen: MaxChunk}},
+		{"Data/max compressed", &Data{Data: bytes.Repeat([]byte{0x5a}, MaxChunk), Compressed: true, RawLen: MaxChunk}},
 		{"CreateReq/max path", &CreateReq{Path: p}},
 	}
 }
@@ -264,8 +274,11 @@ func TestDecodeErrors(t *testing.T) {
 		{"count past end", KindScanBatch, raw(1000, []byte{1, 2, 3}), "overrun the body"},
 		{"rules over MaxRules", KindScanReq, raw(0, ".", []byte{0}, MaxRules+1), "exceed 4096"},
 		{"sum cut short", KindData, raw([]byte{0}, make([]byte, 31)), "inside Sum"},
-		{"data over MaxChunk", KindData, raw([]byte{0}, zeros[:], MaxChunk+1), "exceeds 4194304"},
-		{"data past end", KindReadResp, raw(zeros[:], []byte{0, 0}, 5, []byte("abc")), "overruns the body"},
+		{"data over MaxChunk", KindData, raw([]byte{0}, zeros[:], []byte{0}, 0, MaxChunk+1), "exceeds 4194304"},
+		{"compressed data over MaxChunk", KindData, raw([]byte{0}, zeros[:], []byte{1}, 1, MaxChunk+1), "exceeds 4194304"},
+		{"data past end", KindReadResp, raw(zeros[:], []byte{0, 0}, []byte{0}, 0, 5, []byte("abc")), "overruns the body"},
+		{"Compressed not a bool", KindReadResp, raw(zeros[:], []byte{0, 0}, []byte{2}, 0, 0), "Compressed is 2, not a bool"},
+		{"RawLen overflows uint32", KindData, raw([]byte{0}, zeros[:], []byte{1}, uint64(math.MaxUint32+1), 1, []byte("x")), "overflows uint32"},
 		{"entry cut short", KindScanBatch, raw(1, "abcdef", []byte{2}), "bad varint for Entry.Mode"},
 
 		{"Hello min version 0", KindHello, enc(&Hello{MaxVersion: 1}), "MinVersion is 0"},
@@ -301,6 +314,10 @@ func TestDecodeErrors(t *testing.T) {
 		{"ReadReq offset overflow", KindReadReq, enc(&ReadReq{Path: "f", Off: math.MaxInt64, Len: 1}), "overflows"},
 		{"ReadReq bad path", KindReadReq, enc(&ReadReq{Path: "./f", Len: 1}), "empty or"},
 		{"ReadResp negative size", KindReadResp, enc(&ReadResp{Size: -1}), "negative size"},
+		{"ReadResp RawLen without compression", KindReadResp, enc(&ReadResp{Data: []byte("x"), RawLen: 1}), "RawLen 1 without compression"},
+		{"ReadResp compressed empty", KindReadResp, enc(&ReadResp{Compressed: true, RawLen: 10}), "empty compressed payload"},
+		{"ReadResp compressed RawLen 0", KindReadResp, enc(&ReadResp{Data: []byte("x"), Compressed: true}), "RawLen 0 not in 1..4194304"},
+		{"ReadResp compressed RawLen over MaxChunk", KindReadResp, enc(&ReadResp{Data: []byte("x"), Compressed: true, RawLen: MaxChunk + 1}), "RawLen 4194305 not in"},
 		{"Op kind 0", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Path: "a"}}}), "unknown kind 0"},
 		{"Op kind 5", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: 5, Path: "a"}}}), "unknown kind 5"},
 		{"Op bad path", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpRemove, Path: "/"}}}), "absolute path"},
@@ -317,6 +334,10 @@ func TestDecodeErrors(t *testing.T) {
 		{"CreateReq part without share", KindCreateReq, enc(&CreateReq{Path: "f", Part: true}), "a part without a share"},
 		{"Data negative offset", KindData, enc(&Data{Off: -1}), "negative offset"},
 		{"Data offset overflow", KindData, enc(&Data{Off: math.MaxInt64, Data: []byte("x")}), "overflows"},
+		{"Data compressed offset overflow", KindData, enc(&Data{Off: math.MaxInt64 - 5, Data: []byte("x"), Compressed: true, RawLen: 6}), "offset 9223372036854775802 + length 6 overflows"},
+		{"Data RawLen without compression", KindData, enc(&Data{Data: []byte("x"), RawLen: 1}), "RawLen 1 without compression"},
+		{"Data compressed empty", KindData, enc(&Data{Compressed: true, RawLen: 1}), "empty compressed payload"},
+		{"Data compressed RawLen over MaxChunk", KindData, enc(&Data{Data: []byte("x"), Compressed: true, RawLen: MaxChunk + 1}), "not in 1..4194304"},
 		{"CommitReq negative size", KindCommitReq, enc(&CommitReq{Size: -1}), "negative size"},
 		{"CommitReq mode", KindCommitReq, enc(&CommitReq{Mode: 0o170000}), "mode 0170000"},
 	}

@@ -39,6 +39,17 @@
 // every message with its Validate method, and Conn.Send refuses a message
 // that fails it, so a receiver may rely on the rules those methods state.
 //
+// # Compressed file data
+//
+// Since version 2, the file data of a ReadResp or a Data message may be
+// one zstd frame (RFC 8878) instead of the bytes themselves: Compressed is
+// set and RawLen says how many bytes the frame stands for. Sum always
+// hashes the uncompressed bytes, so it is checked after decompression and
+// catches a corrupted frame as it would corrupted bytes. This package
+// bounds both lengths by MaxChunk but never decompresses; the receiver
+// does, refusing a frame that yields more than RawLen bytes (package
+// remote). A ReadResp is compressed only if its ReadReq set Compress.
+//
 // # Handshake
 //
 // Each side first writes Magic, then a Hello frame. The reader of a

@@ -313,15 +313,6 @@ type Data struct {
 	RawLen     uint32
 }
 
-// Len returns the number of file bytes m carries: RawLen when Compressed,
-// else len(Data).
-func (m *Data) Len() int {
-	if m.Compressed {
-		return int(m.RawLen)
-	}
-	return len(m.Data)
-}
-
 // CommitReq ends a file: the receiver checks that Size bytes were written,
 // sets Mode and Mtime and renames the file into place. Answered by Result.
 type CommitReq struct {

@@ -196,13 +196,32 @@ func (m *ReadReq) Validate() error {
 	return nil
 }
 
-// Validate checks that Data is at most MaxChunk bytes and Size is not
-// negative.
-func (m *ReadResp) Validate() error {
+// validPayload checks the data of a ReadResp or Data message (named by
+// what): at most MaxChunk bytes; when compressed, a non-empty frame
+// standing for 1 to MaxChunk bytes; when not, RawLen 0.
+func validPayload(what string, data []byte, compressed bool, rawLen uint32) error {
 	switch {
-	case len(m.Data) > MaxChunk:
-		return fmt.Errorf("%w: ReadResp of %d bytes exceeds %d", ErrProtocol, len(m.Data), MaxChunk)
-	case m.Size < 0:
+	case len(data) > MaxChunk:
+		return fmt.Errorf("%w: %s of %d bytes exceeds %d", ErrProtocol, what, len(data), MaxChunk)
+	case !compressed && rawLen != 0:
+		return fmt.Errorf("%w: %s: RawLen %d without compression", ErrProtocol, what, rawLen)
+	case compressed && len(data) == 0:
+		return fmt.Errorf("%w: %s: empty compressed payload", ErrProtocol, what)
+	case compressed && (rawLen == 0 || rawLen > MaxChunk):
+		return fmt.Errorf("%w: %s: RawLen %d not in 1..%d", ErrProtocol, what, rawLen, MaxChunk)
+	}
+	return nil
+}
+
+// Validate checks that Data is at most MaxChunk bytes, that a Compressed
+// payload is not empty and has RawLen in 1..MaxChunk (an uncompressed one
+// RawLen 0), and that Size is not negative. Whether the request allowed
+// compression, and RawLen against its Len, is for the receiver to check.
+func (m *ReadResp) Validate() error {
+	if err := validPayload("ReadResp", m.Data, m.Compressed, m.RawLen); err != nil {
+		return err
+	}
+	if m.Size < 0 {
 		return fmt.Errorf("%w: ReadResp: negative size %d", ErrProtocol, m.Size)
 	}
 	return nil
@@ -294,16 +313,23 @@ func ValidShare(s string) error {
 	return nil
 }
 
-// Validate checks that Off is not negative, Data is at most MaxChunk bytes
-// and Off+len(Data) does not overflow.
+// Validate checks that Off is not negative, Data is at most MaxChunk
+// bytes, a Compressed payload is not empty and has RawLen in 1..MaxChunk
+// (an uncompressed one RawLen 0), and Off plus the length of the file data
+// (RawLen when Compressed, else len(Data)) does not overflow.
 func (m *Data) Validate() error {
-	switch {
-	case m.Off < 0:
+	if m.Off < 0 {
 		return fmt.Errorf("%w: Data: negative offset %d", ErrProtocol, m.Off)
-	case len(m.Data) > MaxChunk:
-		return fmt.Errorf("%w: Data of %d bytes exceeds %d", ErrProtocol, len(m.Data), MaxChunk)
-	case m.Off > math.MaxInt64-int64(len(m.Data)):
-		return fmt.Errorf("%w: Data: offset %d + length %d overflows", ErrProtocol, m.Off, len(m.Data))
+	}
+	if err := validPayload("Data", m.Data, m.Compressed, m.RawLen); err != nil {
+		return err
+	}
+	n := int64(len(m.Data))
+	if m.Compressed {
+		n = int64(m.RawLen)
+	}
+	if m.Off > math.MaxInt64-n {
+		return fmt.Errorf("%w: Data: offset %d + length %d overflows", ErrProtocol, m.Off, n)
 	}
 	return nil
 }

@@ -29,6 +29,11 @@ type DialOptions struct {
 	Closer io.Closer
 	// Logger receives the client's diagnostics; nil discards them.
 	Logger *slog.Logger
+	// Compress lets file data cross the connection compressed with zstd,
+	// in both directions: the agent may compress what it reads, and the
+	// client compresses what it writes. Data that does not compress is
+	// sent as it is (see "Compression" in the package documentation).
+	Compress bool
 }
 
 // Client is the controller's side of a session with an agent: an
@@ -46,6 +51,7 @@ type Client struct {
 	closer io.Closer
 	log    *slog.Logger
 	peer   wire.Hello
+	z      *compressor // nil unless DialOptions.Compress
 
 	ids atomic.Uint32
 
@@ -99,11 +105,19 @@ func Dial(ctx context.Context, r io.Reader, w io.Writer, opts DialOptions) (*Cli
 	}
 	log.Debug("connected", "peer", peer.Software, "version", version)
 
+	var z *compressor
+	if opts.Compress {
+		if z, err = newCompressor(); err != nil {
+			closeStream()
+			return nil, err
+		}
+	}
 	c := &Client{
 		conn:    conn,
 		closer:  opts.Closer,
 		log:     log,
 		peer:    peer,
+		z:       z,
 		pending: make(map[uint32]*call),
 		dead:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -116,12 +130,16 @@ func Dial(ctx context.Context, r io.Reader, w io.Writer, opts DialOptions) (*Cli
 func (c *Client) Peer() wire.Hello { return c.peer }
 
 // Close ends the session: it closes the stream, fails every pending call
-// with endpoint.ErrClosed and waits for the reader goroutine. The agent
-// then closes every Endpoint opened through c. Close may be called more
-// than once; it returns the error of closing the stream.
+// with endpoint.ErrClosed, waits for the reader goroutine and releases
+// the zstd coders. The agent then closes every Endpoint opened through c.
+// Close may be called more than once; it returns the error of closing the
+// stream.
 func (c *Client) Close() error {
 	c.fail(endpoint.ErrClosed)
 	<-c.done
+	if c.z != nil {
+		c.z.Close()
+	}
 	return c.closeErr
 }
 

@@ -441,8 +441,9 @@ func runConformance(t *testing.T, host endpoint.Host) []string {
 	return transcript
 }
 
-// TestConformance runs the same steps against a local Host and a Client
-// serving that Host over a pipe, and requires the same outcomes.
+// TestConformance runs the same steps against a local Host and Clients
+// serving that Host over a pipe, with and without compression, and
+// requires the same outcomes.
 func TestConformance(t *testing.T) {
 	targets := []struct {
 		name string
@@ -450,6 +451,9 @@ func TestConformance(t *testing.T) {
 	}{
 		{name: "local", host: func(*testing.T) endpoint.Host { return local.NewHost() }},
 		{name: "remote", host: func(t *testing.T) endpoint.Host { return startSession(t, local.NewHost()).client }},
+		{name: "remote compressed", host: func(t *testing.T) endpoint.Host {
+			return startSessionWith(t, local.NewHost(), DialOptions{Compress: true}).client
+		}},
 	}
 	transcripts := make([][]string, len(targets))
 	for i, target := range targets {
@@ -457,17 +461,19 @@ func TestConformance(t *testing.T) {
 			transcripts[i] = runConformance(t, target.host(t))
 		})
 	}
-	want, got := transcripts[0], transcripts[1]
-	for i := range max(len(want), len(got)) {
-		var w, g string
-		if i < len(want) {
-			w = want[i]
-		}
-		if i < len(got) {
-			g = got[i]
-		}
-		if w != g {
-			t.Errorf("step %d differs:\n%s: %s\n%s: %s", i, targets[0].name, w, targets[1].name, g)
+	want := transcripts[0]
+	for j, got := range transcripts[1:] {
+		for i := range max(len(want), len(got)) {
+			var w, g string
+			if i < len(want) {
+				w = want[i]
+			}
+			if i < len(got) {
+				g = got[i]
+			}
+			if w != g {
+				t.Errorf("step %d differs:\n%s: %s\n%s: %s", i, targets[0].name, w, targets[j+1].name, g)
+			}
 		}
 	}
 }

@@ -56,4 +56,23 @@
 // return, and only Commit waits, for the Result that reports any failure
 // of the create, the writes or the commit itself. A Write's data is
 // written to the stream before it returns.
+//
+// # Compression
+//
+// With DialOptions.Compress, file data crosses as zstd frames where that
+// pays (see wire.ReadResp and wire.Data): the Client asks for compressed
+// reads and compresses what it writes; Serve compresses a read's answer
+// only when asked, and decompresses whatever Data arrives compressed.
+// A chunk of more than 16 KiB is judged by compressing a 16 KiB sample
+// at zstd's fastest level first, and compressed at the default level only
+// if the sample shrank by a tenth; a shorter chunk is compressed once, at
+// the fastest level. A chunk that shrinks by less than a twentieth is sent
+// as it is, and a file being written remembers the verdict of its last
+// chunk, so the rest of an incompressible file is not tried again. The receiver decompresses
+// into a buffer of the announced size and stops as soon as a frame yields
+// more, so a hostile frame costs no more memory than a chunk; a frame
+// that does not decompress fails its file with endpoint.ErrMismatch, and
+// one that does is checked against the chunk's BLAKE3 sum, which always
+// covers the uncompressed data. Each session owns one set of zstd coders,
+// shared by its goroutines and released when it ends.
 package remote

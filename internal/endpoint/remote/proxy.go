@@ -125,7 +125,10 @@ func (c *Client) drain(ctx context.Context, cl *call) {
 }
 
 // Read implements endpoint.Endpoint. Reads do not wait for one another:
-// any number may be in flight on the connection.
+// any number may be in flight on the connection. With DialOptions.Compress
+// the agent may answer with a zstd frame, which Read decompresses (into at
+// most n bytes) before returning; Chunk.Sum is the agent's sum of the
+// uncompressed data either way.
 func (p *proxy) Read(ctx context.Context, rel string, off int64, n int) (endpoint.Chunk, error) {
 	if err := p.check(rel); err != nil {
 		return endpoint.Chunk{}, opError("read", rel, err)
@@ -136,16 +139,33 @@ func (p *proxy) Read(ctx context.Context, rel string, off int64, n int) (endpoin
 	}
 	// The wire asks for at least one byte; a read of none still checks
 	// the file and reports its size.
-	req := &wire.ReadReq{Root: p.root, Path: rel, Off: off, Len: uint32(max(n, 1))}
+	req := &wire.ReadReq{Root: p.root, Path: rel, Off: off, Len: uint32(max(n, 1)), Compress: p.c.z != nil}
 	m, err := p.c.roundTrip(ctx, req, wire.KindReadResp)
 	if err != nil {
 		return endpoint.Chunk{}, opError("read", rel, err)
 	}
 	r := m.(*wire.ReadResp)
-	if len(r.Data) > int(req.Len) {
-		err := fmt.Errorf("%w: read %s: %d bytes in answer to %d", wire.ErrProtocol, rel, len(r.Data), req.Len)
-		p.c.fail(fmt.Errorf("%w: %w", endpoint.ErrClosed, err))
+	var bad error
+	switch {
+	case r.Compressed && !req.Compress:
+		bad = fmt.Errorf("%w: read %s: compressed answer to a request without Compress", wire.ErrProtocol, rel)
+	case r.Compressed && r.RawLen > req.Len:
+		bad = fmt.Errorf("%w: read %s: %d compressed bytes in answer to %d", wire.ErrProtocol, rel, r.RawLen, req.Len)
+	case !r.Compressed && len(r.Data) > int(req.Len):
+		bad = fmt.Errorf("%w: read %s: %d bytes in answer to %d", wire.ErrProtocol, rel, len(r.Data), req.Len)
+	}
+	if bad != nil {
+		p.c.fail(fmt.Errorf("%w: %w", endpoint.ErrClosed, bad))
 		return endpoint.Chunk{}, p.c.failure()
+	}
+	if r.Compressed {
+		// A frame that does not decompress to RawLen bytes fails this
+		// read with endpoint.ErrMismatch, as data that does not match its
+		// sum would; one that does is checked against the sum by the
+		// writer of the data.
+		if r.Data, err = p.c.z.unpack(r.Data, int(r.RawLen)); err != nil {
+			return endpoint.Chunk{}, opError("read", rel, err)
+		}
 	}
 	if n == 0 {
 		r.Data, r.Sum = r.Data[:0], blake3.Sum256(nil)
@@ -238,10 +258,11 @@ func (p *proxy) Close() error {
 // CreateReq. Write and Abort send a frame and return without waiting;
 // Commit waits for the agent's Result.
 type fileWriter struct {
-	c     *Client
-	id    uint32
-	path  string
-	state writerState
+	c       *Client
+	id      uint32
+	path    string
+	state   writerState
+	verdict verdict // whether the file's data compresses, as far as seen
 }
 
 type writerState uint8
@@ -253,8 +274,10 @@ const (
 )
 
 // Write implements endpoint.FileWriter. data is written to the connection
-// before Write returns and not retained. An error of the agent's write is
-// reported by Commit.
+// before Write returns and not retained; with DialOptions.Compress, it
+// goes as a zstd frame when it compresses (see compressor.pack). An error
+// of the agent's write, a failed decompression included, is reported by
+// Commit.
 func (w *fileWriter) Write(ctx context.Context, off int64, data []byte, sum wire.Sum) error {
 	if w.state != writerOpen {
 		return opError("write", w.path, endpoint.ErrClosed)
@@ -262,7 +285,16 @@ func (w *fileWriter) Write(ctx context.Context, off int64, data []byte, sum wire
 	if err := ctx.Err(); err != nil {
 		return opError("write", w.path, err)
 	}
-	if err := w.c.send(w.id, &wire.Data{Off: off, Data: data, Sum: sum}); err != nil {
+	m := &wire.Data{Off: off, Data: data, Sum: sum}
+	if z := w.c.z; z != nil {
+		var payload []byte
+		payload, m.Compressed, w.verdict = z.pack(data, w.verdict)
+		if m.Compressed {
+			m.Data, m.RawLen = payload, uint32(len(data))
+			defer z.release(payload)
+		}
+	}
+	if err := w.c.send(w.id, m); err != nil {
 		return opError("write", w.path, err)
 	}
 	return nil

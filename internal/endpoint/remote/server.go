@@ -91,11 +91,18 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, host endpoint.Host, op
 		return fmt.Errorf("handshake: %w", err)
 	}
 	log.Debug("session started", "peer", peer.Software, "version", version)
+	z, err := newCompressor()
+	if err != nil {
+		closeStream()
+		return fmt.Errorf("serve: %w", err)
+	}
+	defer z.Close()
 
 	s := &server{
 		conn:    conn,
 		host:    host,
 		log:     log,
+		z:       z,
 		roots:   make(map[uint32]endpoint.Endpoint),
 		writers: make(map[uint32]*writer),
 		active:  make(map[uint32]*request),
@@ -126,6 +133,7 @@ type server struct {
 	conn *wire.Conn
 	host endpoint.Host
 	log  *slog.Logger
+	z    *compressor
 
 	roots   map[uint32]endpoint.Endpoint // loop
 	writers map[uint32]*writer           // loop
@@ -138,11 +146,12 @@ type server struct {
 	wg    sync.WaitGroup
 }
 
-// writer is a file being created. A nil fw means its creation failed and
-// err says why; err is otherwise the first failure of a write.
+// writer is a file being created at path. A nil fw means its creation
+// failed and err says why; err is otherwise the first failure of a write.
 type writer struct {
-	fw  endpoint.FileWriter
-	err error
+	path string
+	fw   endpoint.FileWriter
+	err  error
 }
 
 // request is a scan or read running in its own goroutine.
@@ -301,9 +310,7 @@ func (s *server) dispatch(ctx context.Context, id uint32, m wire.Message) error 
 			return fmt.Errorf("%w: Data for unknown file %d", wire.ErrProtocol, id)
 		}
 		if w.err == nil {
-			if err := w.fw.Write(ctx, m.Off, m.Data, m.Sum); err != nil {
-				w.err = err
-			}
+			w.err = s.write(ctx, w, m)
 		}
 		return nil
 
@@ -380,10 +387,10 @@ func (s *server) create(ctx context.Context, m *wire.CreateReq) *writer {
 	ep, ok := s.roots[m.Root]
 	if !ok {
 		r := unknownRoot(m.Root)
-		return &writer{err: endpoint.FromCode(r.Code, r.Msg)}
+		return &writer{path: m.Path, err: endpoint.FromCode(r.Code, r.Msg)}
 	}
 	if s.open >= maxWriters {
-		return &writer{err: endpoint.FromCode(wire.CodeInvalid,
+		return &writer{path: m.Path, err: endpoint.FromCode(wire.CodeInvalid,
 			fmt.Sprintf("create %s: more than %d files being created", m.Path, maxWriters))}
 	}
 	var fw endpoint.FileWriter
@@ -394,10 +401,25 @@ func (s *server) create(ctx context.Context, m *wire.CreateReq) *writer {
 		fw, err = ep.Create(ctx, m.Path, m.Size)
 	}
 	if err != nil {
-		return &writer{err: err}
+		return &writer{path: m.Path, err: err}
 	}
 	s.open++
-	return &writer{fw: fw}
+	return &writer{path: m.Path, fw: fw}
+}
+
+// write serves a Data frame for w, a file whose writes have not failed:
+// it decompresses the data if need be and writes it. A frame that does
+// not decompress to RawLen bytes fails the file with endpoint.ErrMismatch,
+// as data that does not match its sum does.
+func (s *server) write(ctx context.Context, w *writer, m *wire.Data) error {
+	data := m.Data
+	if m.Compressed {
+		var err error
+		if data, err = s.z.unpack(m.Data, int(m.RawLen)); err != nil {
+			return fmt.Errorf("write %s at offset %d: %w", w.path, m.Off, err)
+		}
+	}
+	return w.fw.Write(ctx, m.Off, data, m.Sum)
 }
 
 func (s *server) dropWriter(id uint32, w *writer) {
@@ -429,7 +451,10 @@ func (s *server) finish(id uint32) {
 	req.cancel()
 }
 
-// read serves one ReadReq.
+// read serves one ReadReq, compressing the data when the request allows
+// it and it compresses. Every chunk is judged afresh: the agent cannot
+// tell when the reads of a file end, and a sample costs at most 1/64 of
+// a default chunk.
 func (s *server) read(ctx context.Context, id uint32, ep endpoint.Endpoint, m *wire.ReadReq) {
 	defer s.finish(id)
 	var resp wire.Message
@@ -437,7 +462,14 @@ func (s *server) read(ctx context.Context, id uint32, ep endpoint.Endpoint, m *w
 	if err != nil {
 		resp = result(err)
 	} else {
-		resp = &wire.ReadResp{Data: c.Data, Sum: c.Sum, Size: c.Size, Mtime: c.Mtime}
+		r := &wire.ReadResp{Data: c.Data, Sum: c.Sum, Size: c.Size, Mtime: c.Mtime}
+		if m.Compress {
+			if payload, ok, _ := s.z.pack(c.Data, verdictUnknown); ok {
+				r.Data, r.Compressed, r.RawLen = payload, true, uint32(len(c.Data))
+				defer s.z.release(payload)
+			}
+		}
+		resp = r
 	}
 	if err := s.reply(id, resp); err != nil {
 		s.log.Debug("read reply lost", "id", id, "err", err)

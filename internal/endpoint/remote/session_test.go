@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,11 +32,21 @@ type session struct {
 	client     *Client
 	serverConn net.Conn
 	served     chan error // Serve's result
+
+	// Bytes the client wrote to and read from the pipe.
+	sent, received atomic.Int64
 }
 
 // startSession serves host on one end of a pipe and dials the other. The
 // test's cleanup closes the client and waits for Serve.
 func startSession(t *testing.T, host endpoint.Host) *session {
+	t.Helper()
+	return startSessionWith(t, host, DialOptions{})
+}
+
+// startSessionWith is startSession with options for Dial; Software,
+// Closer and Logger are set here.
+func startSessionWith(t *testing.T, host endpoint.Host, opts DialOptions) *session {
 	t.Helper()
 	cc, sc := net.Pipe()
 	s := &session{serverConn: sc, served: make(chan error, 1)}
@@ -46,7 +57,10 @@ func startSession(t *testing.T, host endpoint.Host) *session {
 			Logger:   testLogger(t),
 		})
 	}()
-	c, err := Dial(t.Context(), cc, cc, DialOptions{Software: "controller under test", Closer: cc, Logger: testLogger(t)})
+	opts.Software, opts.Closer, opts.Logger = "controller under test", cc, testLogger(t)
+	r := countingReader{cc, &s.received}
+	w := countingWriter{cc, &s.sent}
+	c, err := Dial(t.Context(), r, w, opts)
 	if err != nil {
 		sc.Close()
 		<-s.served
@@ -71,6 +85,30 @@ func (s *session) wait(t *testing.T) error {
 		t.Fatal("Serve did not return")
 		return nil
 	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -569,7 +607,7 @@ type frame struct {
 
 func newRawPeer(t *testing.T, raw net.Conn) *rawPeer {
 	p := &rawPeer{conn: wire.NewConn(raw, raw), raw: raw, recv: make(chan frame, 1024)}
-	if _, _, err := p.conn.Handshake(wire.Hello{MinVersion: 1, MaxVersion: 1, Software: "raw"}); err != nil {
+	if _, _, err := p.conn.Handshake(wire.Hello{MinVersion: wire.MinVersion, MaxVersion: wire.Version, Software: "raw"}); err != nil {
 		t.Fatalf("handshake: %v", err)
 	}
 	p.wg.Go(func() {
@@ -635,7 +673,7 @@ func TestServeRefusesBrokenPeer(t *testing.T) {
 		raw   []byte // bytes written after sends
 	}{
 		{name: "answer kind", sends: []send{{1, &wire.StatResp{Abs: "/"}}}},
-		{name: "Hello after handshake", sends: []send{{1, &wire.Hello{MinVersion: 1, MaxVersion: 1}}}},
+		{name: "Hello after handshake", sends: []send{{1, &wire.Hello{MinVersion: wire.MinVersion, MaxVersion: wire.Version}}}},
 		{name: "request id 0", sends: []send{{0, &wire.StatReq{Path: "/"}}}},
 		{name: "Data for unknown file", sends: []send{{5, &wire.Data{Data: []byte("x")}}}},
 		{name: "CommitReq for unknown file", sends: []send{{5, &wire.CommitReq{}}}},
@@ -697,7 +735,8 @@ func TestServeRefusesBrokenPeer(t *testing.T) {
 
 func TestClientRefusesBrokenAgent(t *testing.T) {
 	tests := []struct {
-		name string
+		name     string
+		compress bool // dial with DialOptions.Compress
 		// call makes one request of c; answer answers it as a broken
 		// agent would.
 		call   func(ctx context.Context, c *Client) error
@@ -770,6 +809,29 @@ func TestClientRefusesBrokenAgent(t *testing.T) {
 			},
 		},
 		{
+			name: "compressed read not asked for",
+			call: func(ctx context.Context, c *Client) error {
+				_, err := (&proxy{c: c, root: 1}).Read(ctx, "f", 0, 1000)
+				return err
+			},
+			answer: func(t *testing.T, p *rawPeer) {
+				f := p.next(t)
+				p.conn.Send(f.id, &wire.ReadResp{Data: zstdFrame(t, 10), Compressed: true, RawLen: 10})
+			},
+		},
+		{
+			name:     "compressed read longer than asked",
+			compress: true,
+			call: func(ctx context.Context, c *Client) error {
+				_, err := (&proxy{c: c, root: 1}).Read(ctx, "f", 0, 4)
+				return err
+			},
+			answer: func(t *testing.T, p *rawPeer) {
+				f := p.next(t)
+				p.conn.Send(f.id, &wire.ReadResp{Data: zstdFrame(t, 10), Compressed: true, RawLen: 10})
+			},
+		},
+		{
 			name: "apply results miscounted",
 			call: func(ctx context.Context, c *Client) error {
 				_, err := (&proxy{c: c, root: 1}).Apply(ctx, []wire.Op{{Kind: wire.OpMkdir, Path: "d"}})
@@ -827,7 +889,7 @@ func TestClientRefusesBrokenAgent(t *testing.T) {
 			}
 			dialc := make(chan dialed, 1)
 			go func() {
-				c, err := Dial(t.Context(), cc, cc, DialOptions{Closer: cc, Logger: testLogger(t)})
+				c, err := Dial(t.Context(), cc, cc, DialOptions{Closer: cc, Logger: testLogger(t), Compress: tt.compress})
 				dialc <- dialed{c, err}
 			}()
 			p := newRawPeer(t, sc)
