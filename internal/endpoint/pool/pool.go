@@ -123,7 +123,7 @@ func (h *Host) each(fn func(endpoint.Host) error) error {
 			continue
 		}
 		err = fn(m.h)
-		if !errors.Is(err, endpoint.ErrClosed) {
+		if !lostConn(err) {
 			return err
 		}
 		m.dead.Store(true)
@@ -168,7 +168,7 @@ func (h *Host) Open(ctx context.Context, dir string, create bool) (endpoint.Endp
 		}
 		ep, err := m.h.Open(ctx, dir, false)
 		if err != nil {
-			if errors.Is(err, endpoint.ErrClosed) {
+			if lostConn(err) {
 				m.dead.Store(true)
 			}
 			continue
@@ -259,19 +259,31 @@ func (e *Endpoint) pick() *member {
 }
 
 // retry runs fn on the least busy member, again on another while members
-// die under it.
+// are lost under it. A member that broke the protocol is not retried
+// elsewhere: the peer is broken, not the connection.
 func (e *Endpoint) retry(fn func(*member) error) error {
+	var last error
 	for {
 		m := e.pick()
 		if m == nil {
+			if last != nil {
+				return fmt.Errorf("every connection is lost: %w", last)
+			}
 			return fmt.Errorf("%w: every connection is lost", endpoint.ErrClosed)
 		}
 		err := fn(m)
-		if !errors.Is(err, endpoint.ErrClosed) {
+		if !lostConn(err) {
 			return err
 		}
 		e.kill(m, err)
+		last = err
 	}
+}
+
+// lostConn reports whether err means a connection was lost, so that the
+// work can move to another.
+func lostConn(err error) bool {
+	return errors.Is(err, endpoint.ErrClosed) && !errors.Is(err, wire.ErrProtocol)
 }
 
 func (e *Endpoint) kill(m *member, err error) {

@@ -48,7 +48,7 @@ func (e *Endpoint) Create(ctx context.Context, rel string, size int64) (endpoint
 // lost turns an error of member m into what the caller should see: a
 // lost connection becomes endpoint.ErrRetry while others live.
 func (e *Endpoint) lost(m *member, err error) error {
-	if !errors.Is(err, endpoint.ErrClosed) {
+	if !lostConn(err) {
 		return err
 	}
 	e.kill(m, err)
@@ -149,7 +149,7 @@ func (e *Endpoint) createSplit(ctx context.Context, rel string, size int64, shar
 	for i, m := range live {
 		w, err := m.ep.CreateShared(ctx, rel, size, share, i > 0)
 		if err != nil {
-			if errors.Is(err, endpoint.ErrClosed) {
+			if lostConn(err) {
 				e.kill(m, err)
 				if i == 0 {
 					s.abortLanes()
