@@ -4,15 +4,14 @@
 //
 // # Confinement
 //
-// An Endpoint holds an *os.Root opened at its root directory and does all
-// I/O beneath it, so no path can reach outside the root. Every path
-// argument must satisfy wire.ValidPath; others fail with an error wrapping
-// endpoint.ErrInvalidPath. Read, Create, Commit and every Apply op
-// additionally refuse to pass through a symlink inside the tree: each
-// parent component of the path must be a real directory, or the call
-// fails with endpoint.ErrInvalidPath naming the offending component. A
-// symlink or file at the final component is replaced by writes, never
-// followed; Read refuses it.
+// An Endpoint holds its root directory open and does all I/O relative to
+// it, or to directories opened from it, so no path can reach outside the
+// root. Every path argument must satisfy wire.ValidPath; others fail with
+// an error wrapping endpoint.ErrInvalidPath. No call passes through a
+// symlink inside the tree: each parent component of the path must be a
+// real directory, or the call fails with endpoint.ErrInvalidPath naming
+// the offending component. A symlink or file at the final component is
+// replaced by writes, never followed; Read refuses it and Scan reports it.
 //
 // Operations work relative to the open parent directory of their path,
 // one system call per step where the platform allows (on Linux: openat2

@@ -14,12 +14,11 @@ import (
 	"github.com/zeebo/blake3"
 )
 
-// dirEndpoint is an endpoint.Endpoint on the directory tree under root.
+// dirEndpoint is an endpoint.Endpoint on the directory tree under abs.
 type dirEndpoint struct {
-	root *os.Root
-	abs  string // root's absolute path, for messages
+	abs  string // the root's absolute path, for messages
 	opts options
-	dirs *dirCache // open directories, see parent
+	dirs *dirCache // the root and other open directories, see parent
 
 	closed  atomic.Bool
 	onClose func() // set by Host.Open before e is shared
@@ -34,11 +33,10 @@ func (e *dirEndpoint) Close() error {
 		return nil
 	}
 	e.dirs.close()
-	err := e.root.Close()
 	if e.onClose != nil {
 		e.onClose()
 	}
-	return err
+	return nil
 }
 
 // Read implements endpoint.Endpoint. rel must be a regular file: a

@@ -160,19 +160,14 @@ func openEndpoint(dir string, create bool, opts options) (*dirEndpoint, error) {
 	case !fi.IsDir():
 		return nil, fmt.Errorf("open %s: %w", abs, syscall.ENOTDIR)
 	}
-	root, err := os.OpenRoot(abs)
+	top, err := openRootDir(abs)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", abs, cause(err))
-	}
-	top, err := openRootDir(root)
-	if err != nil {
-		root.Close()
 		return nil, fmt.Errorf("open %s: %w", abs, cause(err))
 	}
 	if opts.logger == nil {
 		opts.logger = slog.New(slog.DiscardHandler)
 	}
-	return &dirEndpoint{root: root, abs: abs, opts: opts, dirs: newDirCache(top)}, nil
+	return &dirEndpoint{abs: abs, opts: opts, dirs: newDirCache(top)}, nil
 }
 
 // resolve turns a host path into a clean absolute path: "~" and "~/..."

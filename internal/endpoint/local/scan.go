@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"slices"
 
 	"github.com/fcp-dev/fcp/internal/endpoint"
@@ -19,15 +18,16 @@ import (
 // parallel compression to pay off.
 const hashBufSize = 256 << 10
 
-// Scan implements endpoint.Endpoint. Directories are walked through an
-// *os.Root opened at each one, holding one open directory and one sorted
-// list of names per level, so memory grows with depth times directory
-// width, not with the size of the tree. An entry that vanishes between
-// listing and Lstat is skipped. An unreadable directory, or with
-// opts.Hash an unreadable file, ends the scan with an error matching the
-// fs error. A file that changes while it is hashed is reported without a
-// sum (HasSum false). A path longer than wire.MaxPath ends the scan with
-// endpoint.ErrInvalidPath. A rel that is a special file reports nothing.
+// Scan implements endpoint.Endpoint. Directories are walked open, each
+// listed and its entries Lstat'ed relative to it, holding one open
+// directory and one sorted list of names per level, so memory grows with
+// depth times directory width, not with the size of the tree. An entry
+// that vanishes between listing and Lstat is skipped. An unreadable
+// directory, or with opts.Hash an unreadable file, ends the scan with an
+// error matching the fs error. A file that changes while it is hashed is
+// reported without a sum (HasSum false). A path longer than wire.MaxPath
+// ends the scan with endpoint.ErrInvalidPath. A rel that is a special file
+// reports nothing.
 func (e *dirEndpoint) Scan(ctx context.Context, rel string, opts endpoint.ScanOptions, fn func(*wire.Entry) error) error {
 	if err := e.check(ctx, "scan", rel); err != nil {
 		return err
@@ -36,29 +36,29 @@ func (e *dirEndpoint) Scan(ctx context.Context, rel string, opts endpoint.ScanOp
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", rel, err)
 	}
-	s := &scanner{ctx: ctx, rel: rel, filter: f, fn: fn}
+	s := &scanner{ctx: ctx, rel: rel, filter: f, fn: fn, dirent: make([]byte, direntBufSize)}
 	if opts.Hash {
 		s.hasher = blake3.New()
 		s.buf = make([]byte, hashBufSize)
 	}
 
-	fi, err := e.root.Lstat(rel)
+	d, name, err := e.parent(rel)
+	if err != nil {
+		return fail("scan", rel, err)
+	}
+	defer e.dirs.release(d)
+	fi, err := d.lstatInfo(name)
 	if err != nil {
 		return fail("scan", rel, err)
 	}
 	if fileType(fi.Mode()) == 0 {
 		return nil
 	}
-	if fi.IsDir() {
-		dir, err := openSubdir(e.root, rel, fi)
-		if err != nil {
-			return fail("scan", rel, err)
-		}
-		defer dir.Close()
-		return s.walk(e.root, rel, ".", fi, dir)
-	}
-	return s.walk(e.root, rel, ".", fi, nil)
+	return s.enter(d.dir, name, ".", fi)
 }
+
+// direntBufSize is the buffer for listing a directory.
+const direntBufSize = 32 << 10
 
 // scanner is the state of one Scan.
 type scanner struct {
@@ -67,13 +67,28 @@ type scanner struct {
 	filter *filter.Filter
 	fn     func(*wire.Entry) error
 	hasher *blake3.Hasher // nil unless hashing
-	buf    []byte
+	buf    []byte         // for hashing
+	dirent []byte         // for listing
+}
+
+// enter reports the entry p (relative to s.rel) described by fi, which is
+// name in parent, and if it is a directory everything below it.
+func (s *scanner) enter(parent dir, name, p string, fi fs.FileInfo) error {
+	if !fi.IsDir() {
+		return s.walk(parent, name, p, fi, nil)
+	}
+	sub, err := parent.openDir(name, fi)
+	if err != nil {
+		return fail("scan", s.path(p), err)
+	}
+	defer sub.close()
+	return s.walk(parent, name, p, fi, &sub)
 }
 
 // walk reports the entry p (relative to s.rel) described by fi, which is
-// name in parent, and if dir is not nil (p is a directory, opened as dir)
+// name in parent, and if sub is not nil (p is a directory, open as sub)
 // everything below it.
-func (s *scanner) walk(parent *os.Root, name, p string, fi fs.FileInfo, dir *os.Root) error {
+func (s *scanner) walk(parent dir, name, p string, fi fs.FileInfo, sub *dir) error {
 	if err := s.ctx.Err(); err != nil {
 		return fmt.Errorf("scan %s: %w", s.path(p), err)
 	}
@@ -92,7 +107,7 @@ func (s *scanner) walk(parent *os.Root, name, p string, fi fs.FileInfo, dir *os.
 			}
 		}
 	case wire.TypeSymlink:
-		target, err := parent.Readlink(name)
+		target, err := parent.readlink(name)
 		if err != nil {
 			return fail("scan", s.path(p), err)
 		}
@@ -101,20 +116,21 @@ func (s *scanner) walk(parent *os.Root, name, p string, fi fs.FileInfo, dir *os.
 	if err := s.fn(ent); err != nil {
 		return err
 	}
-	if dir == nil {
+	if sub == nil {
 		return nil
 	}
 
-	names, err := readNames(dir)
+	names, err := sub.names(s.dirent)
 	if err != nil {
 		return fail("scan", s.path(p), err)
 	}
+	slices.Sort(names)
 	for _, childName := range names {
 		child := wire.Join(p, childName)
 		if s.tooLong(child) {
 			return fmt.Errorf("scan %s: %w: path longer than %d bytes", s.path(p), endpoint.ErrInvalidPath, wire.MaxPath)
 		}
-		fi, err := dir.Lstat(childName)
+		fi, err := sub.lstatInfo(childName)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			continue
@@ -125,19 +141,7 @@ func (s *scanner) walk(parent *os.Root, name, p string, fi fs.FileInfo, dir *os.
 		if typ == 0 || !s.filter.Match(child, typ == wire.TypeDir) {
 			continue
 		}
-		if typ != wire.TypeDir {
-			if err := s.walk(dir, childName, child, fi, nil); err != nil {
-				return err
-			}
-			continue
-		}
-		sub, err := openSubdir(dir, childName, fi)
-		if err != nil {
-			return fail("scan", s.path(child), err)
-		}
-		err = s.walk(dir, childName, child, fi, sub)
-		sub.Close()
-		if err != nil {
+		if err := s.enter(*sub, childName, child, fi); err != nil {
 			return err
 		}
 	}
@@ -159,11 +163,11 @@ func (s *scanner) tooLong(p string) bool {
 	return n > wire.MaxPath
 }
 
-// hash sets ent.Sum to the BLAKE3 hash of the regular file name in dir,
+// hash sets ent.Sum to the BLAKE3 hash of the regular file name in d,
 // which Lstat described as fi. If the file is not the one fi describes
 // once open, or changes while it is read, ent.HasSum stays false.
-func (s *scanner) hash(dir *os.Root, name string, fi fs.FileInfo, ent *wire.Entry) error {
-	f, err := dir.Open(name)
+func (s *scanner) hash(d dir, name string, fi fs.FileInfo, ent *wire.Entry) error {
+	f, err := d.openFile(name)
 	if err != nil {
 		return err
 	}
@@ -188,44 +192,10 @@ func (s *scanner) hash(dir *os.Root, name string, fi fs.FileInfo, ent *wire.Entr
 	if err != nil {
 		return err
 	}
-	if !os.SameFile(fi, after) || n != fi.Size() || after.Size() != n || !after.ModTime().Equal(fi.ModTime()) {
+	if !sameFile(fi, after) || n != fi.Size() || after.Size() != n || !after.ModTime().Equal(fi.ModTime()) {
 		return nil
 	}
 	s.hasher.Sum(ent.Sum[:0])
 	ent.HasSum = true
 	return nil
-}
-
-// openSubdir opens the directory name in parent as a Root, checking that it
-// is still the directory fi describes (not replaced by a symlink since).
-func openSubdir(parent *os.Root, name string, fi fs.FileInfo) (*os.Root, error) {
-	dir, err := parent.OpenRoot(name)
-	if err != nil {
-		return nil, err
-	}
-	got, err := dir.Lstat(".")
-	if err != nil {
-		dir.Close()
-		return nil, err
-	}
-	if !os.SameFile(fi, got) {
-		dir.Close()
-		return nil, endpoint.ErrChanged
-	}
-	return dir, nil
-}
-
-// readNames returns the names in dir, sorted bytewise.
-func readNames(dir *os.Root) ([]string, error) {
-	f, err := dir.Open(".")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(names)
-	return names, nil
 }

@@ -205,6 +205,7 @@ func TestScanErrors(t *testing.T) {
 	}{
 		{name: "missing", rel: "nope", wantErr: fs.ErrNotExist},
 		{name: "missing parent", rel: "nope/x", wantErr: fs.ErrNotExist},
+		{name: "through symlink", rel: "linkdir/deep", wantErr: endpoint.ErrInvalidPath},
 		{name: "invalid path", rel: "../x", wantErr: endpoint.ErrInvalidPath},
 		{name: "bad rule", rel: ".", rules: []string{"bogus"}, wantN: 0},
 		{name: "canceled", ctx: canceled, rel: ".", wantErr: context.Canceled},
