@@ -102,9 +102,14 @@ var directions = []direction{
 	{"local", func(rsh, src, dst string) []string { return []string{src, dst} }},
 }
 
+// remoteToRemote copies between two remote hosts through this one.
+var remoteToRemote = direction{"remote-to-remote", func(rsh, src, dst string) []string {
+	return []string{"-e", rsh, "one:" + src, "other:" + dst}
+}}
+
 func TestCopyEdgeTree(t *testing.T) {
 	rsh := "'" + wrapperScript(t) + "'"
-	for _, dir := range directions {
+	for _, dir := range append(directions, remoteToRemote) {
 		t.Run(dir.name, func(t *testing.T) {
 			src := edgeTree(t, filepath.Join(t.TempDir(), "src"))
 			dst := filepath.Join(t.TempDir(), "dst")
