@@ -1,0 +1,144 @@
+package report
+
+import (
+	"encoding/xml"
+	"errors"
+	"io"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func testResults() *Results {
+	r := &Results{
+		Date:      time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC),
+		Machine:   Machine{CPUs: 2, CPU: "Test CPU", Kernel: "6.1"},
+		Settings:  Settings{Rounds: 2, Timeout: 120},
+		Links:     []Link{{Label: Label{"direct", "no added delay"}}, {Label: Label{"wan", "50 ms RTT"}}},
+		Tools:     []string{"scp", "rsync", "fcp"},
+		Workloads: []Label{{"tree", "20k files"}, {"nochange", "no-change"}},
+	}
+	add := func(link, workload, tool string, secs float64, mod func(*Run)) {
+		run := Run{Link: link, Workload: workload, Tool: tool, Seconds: secs, Verified: true, ClientMaxRSS: 10 << 20}
+		if mod != nil {
+			mod(&run)
+		}
+		r.Runs = append(r.Runs, run)
+	}
+	capped := func(run *Run) { run.Capped, run.ExitCode, run.Verified = true, -1, false }
+	add("direct", "tree", "scp", 20, nil)
+	add("direct", "tree", "scp", 22, nil)
+	add("direct", "tree", "rsync", 4, nil)
+	add("direct", "tree", "rsync", 6, nil)
+	add("direct", "tree", "fcp", 2, nil)
+	add("direct", "tree", "fcp", 3, nil)
+	add("wan", "tree", "scp", 120, capped)
+	add("wan", "tree", "rsync", 6, nil)
+	add("wan", "tree", "rsync", 0, func(run *Run) { run.ExitCode = 23 })
+	add("wan", "tree", "fcp", 3, nil)
+	add("wan", "nochange", "scp", 120, func(run *Run) { capped(run); run.SeededBy = "rsync" })
+	add("wan", "nochange", "fcp", 0.5, nil)
+	add("wan", "nochange", "rsync", 1, func(run *Run) { run.Verified = false })
+	r.Omitted = append(r.Omitted, Omission{Link: "direct", Workload: "nochange", Tool: "scp", Reason: "no reason."})
+	return r
+}
+
+func TestCell(t *testing.T) {
+	r := testResults()
+	tests := []struct {
+		name                 string
+		link, workload, tool string
+		want                 Cell
+		wantOK               bool
+	}{
+		{name: "median of two", link: "direct", workload: "tree", tool: "rsync", wantOK: true,
+			want: Cell{Runs: 2, OK: 2, Median: 5, Min: 4, Max: 6, Times: []float64{4, 6}, ClientRSS: 10 << 20}},
+		{name: "a failed run is left out", link: "wan", workload: "tree", tool: "rsync", wantOK: true,
+			want: Cell{Runs: 2, OK: 1, Median: 6, Min: 6, Max: 6, Times: []float64{6}, ClientRSS: 10 << 20}},
+		{name: "capped", link: "wan", workload: "tree", tool: "scp", wantOK: true,
+			want: Cell{Runs: 1, Capped: true, ClientRSS: 10 << 20}},
+		{name: "not run", link: "direct", workload: "nochange", tool: "scp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := r.Cell(tt.link, tt.workload, tt.tool)
+			if ok != tt.wantOK {
+				t.Fatalf("ok = %v, want %v", ok, tt.wantOK)
+			}
+			if got.Runs != tt.want.Runs || got.OK != tt.want.OK || got.Capped != tt.want.Capped ||
+				got.Median != tt.want.Median || got.Min != tt.want.Min || got.Max != tt.want.Max || got.ClientRSS != tt.want.ClientRSS {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRatio(t *testing.T) {
+	ok := func(m float64) Cell { return Cell{OK: 1, Median: m} }
+	capped := Cell{Runs: 1, Capped: true}
+	failed := Cell{Runs: 1}
+	tests := []struct {
+		name      string
+		fcp, peer Cell
+		want      float64
+		wantBound int
+		wantOK    bool
+	}{
+		{name: "both finished", fcp: ok(2), peer: ok(8), want: 0.25, wantOK: true},
+		{name: "peer capped", fcp: ok(12), peer: capped, want: 0.1, wantBound: -1, wantOK: true},
+		{name: "fcp capped", fcp: capped, peer: ok(60), want: 2, wantBound: 1, wantOK: true},
+		{name: "both capped", fcp: capped, peer: capped},
+		{name: "peer failed", fcp: ok(1), peer: failed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, bound, ok := Ratio(tt.fcp, tt.peer, 120)
+			if ok != tt.wantOK || (ok && (math.Abs(v-tt.want) > 1e-9 || bound != tt.wantBound)) {
+				t.Errorf("Ratio = %v, %d, %v; want %v, %d, %v", v, bound, ok, tt.want, tt.wantBound, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	var b strings.Builder
+	testResults().Markdown(&b)
+	md := b.String()
+	for _, want := range []string{
+		"| 20k files | no added delay | 21.0 | 5.00 | **2.50** |", // medians, fcp in bold
+		"| 20k files | 50 ms RTT | >120 | 6.00 | **3.00** |",      // capped peer
+		"| 20k files | no added delay | 0.12 | 0.5 |",             // ratios
+		"| 20k files | 50 ms RTT | <0.025 | 0.5 |",                // fcp against a capped peer
+		"| no-change | 50 ms RTT | >120† | failed | **0.50** |",   // a wrong copy is a failure
+		"| 20k files | 50 ms RTT | 10 / 0 | 10 / 0 | 10 / 0 |",
+		"| 20k files | 50 ms RTT | >120 | 6.00, 1 failed | 3.00 |", // all runs
+		"† The tool's own copy",
+		"| no-change | no added delay | n/a‡ |  |  |",
+		"‡ Not run: no reason.",
+	} {
+		if !strings.Contains(strings.ReplaceAll(md, "–", "0"), want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestSVGIsWellFormed(t *testing.T) {
+	for _, r := range []*Results{testResults(), {Settings: Settings{Rounds: 1, Timeout: 120}}} {
+		var b strings.Builder
+		r.SVG(&b)
+		d := xml.NewDecoder(strings.NewReader(b.String()))
+		for {
+			_, err := d.Token()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("SVG is not well-formed XML: %v\n%s", err, b.String())
+			}
+		}
+		if len(r.Runs) > 0 && !strings.Contains(b.String(), "&gt;120") {
+			t.Error("SVG does not mark the capped run")
+		}
+	}
+}

@@ -1,0 +1,143 @@
+// Package tool holds the command line of each tool under test: how it
+// copies a local file or directory into a directory on the lab's server.
+// Every OpenSSH-based tool gets the lab's ssh_config; rclone, which has its
+// own SSH client, gets an sftp remote with the same key and known_hosts.
+package tool
+
+import (
+	"fmt"
+	"path"
+	"strings"
+)
+
+// Target is the server side of a copy and how to reach it.
+type Target struct {
+	User      string // SSH user on the server
+	Host      string // server address
+	SSHConfig string // ssh_config for scp, sftp, rsync and fcp
+	// RcloneConfig is rclone's config file and RcloneRemote the sftp remote
+	// in it that points at Host.
+	RcloneConfig string
+	RcloneRemote string
+}
+
+// Job is one copy: Src, a local file or directory, lands as
+// DstDir/base(Src) on the server; DstDir exists.
+type Job struct {
+	Src    string
+	Dir    bool // Src is a directory
+	DstDir string
+}
+
+// Invocation is one run of a tool: its argument vector, variables added to
+// its environment, and what it reads on stdin.
+type Invocation struct {
+	Args  []string
+	Env   []string
+	Stdin string
+}
+
+// Tool is a named way to copy.
+type Tool struct {
+	Name string
+	Copy func(Target, Job) Invocation
+	// Incremental tools skip files the destination already has; the others
+	// (scp, sftp) copy everything every time.
+	Incremental bool
+}
+
+// Options are the settings of the tools that have any.
+type Options struct {
+	FcpPath    string   // fcp binary
+	FcpArgs    []string // given to fcp before the operands
+	RcloneArgs []string // given to rclone copy before the operands
+}
+
+// Names lists every tool, in the order of tables and plots.
+var Names = []string{"scp", "sftp", "rsync", "rclone", "fcp"}
+
+// New returns the tool called name.
+func New(name string, o Options) (Tool, error) {
+	switch name {
+	case "scp":
+		return Tool{Name: name, Copy: scp}, nil
+	case "sftp":
+		return Tool{Name: name, Copy: sftp}, nil
+	case "rsync":
+		return Tool{Name: name, Copy: rsync, Incremental: true}, nil
+	case "rclone":
+		return Tool{Name: name, Copy: func(t Target, j Job) Invocation { return rclone(t, j, o.RcloneArgs) }, Incremental: true}, nil
+	case "fcp":
+		return Tool{Name: name, Copy: func(t Target, j Job) Invocation { return fcp(t, j, o) }, Incremental: true}, nil
+	}
+	return Tool{}, fmt.Errorf("unknown tool %q (known: %s)", name, strings.Join(Names, ", "))
+}
+
+func remote(t Target, p string) string { return t.User + "@" + t.Host + ":" + p }
+
+// scp -r: OpenSSH 9 speaks the SFTP protocol underneath by default.
+func scp(t Target, j Job) Invocation {
+	return Invocation{Args: []string{"scp", "-q", "-r", "-F", t.SSHConfig, j.Src, remote(t, j.DstDir+"/")}}
+}
+
+// sftp in batch mode reads its commands from stdin and stops at the first
+// that fails. "put -r SRC DIR" into an existing DIR lands as DIR/base(SRC),
+// whether or not that exists already.
+func sftp(t Target, j Job) Invocation {
+	batch := fmt.Sprintf("put -r %s %s\n", sftpQuote(j.Src), sftpQuote(j.DstDir))
+	return Invocation{
+		Args:  []string{"sftp", "-q", "-F", t.SSHConfig, "-b", "-", t.User + "@" + t.Host},
+		Stdin: batch,
+	}
+}
+
+func sftpQuote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// rsync -a over ssh; the same command is the no-change re-run.
+func rsync(t Target, j Job) Invocation {
+	return Invocation{Args: []string{"rsync", "-a", "-e", "ssh -F " + t.SSHConfig, j.Src, remote(t, j.DstDir+"/")}}
+}
+
+// rclone copy copies the contents of a directory, so a directory is named
+// on both sides; a file goes into the destination directory.
+func rclone(t Target, j Job, extra []string) Invocation {
+	args := append([]string{"rclone", "copy"}, extra...)
+	dst := j.DstDir
+	if j.Dir {
+		dst = path.Join(j.DstDir, path.Base(j.Src))
+	}
+	args = append(args, j.Src, t.RcloneRemote+":"+dst)
+	return Invocation{Args: args, Env: []string{"RCLONE_CONFIG=" + t.RcloneConfig}}
+}
+
+func fcp(t Target, j Job, o Options) Invocation {
+	args := append([]string{o.FcpPath, "-F", t.SSHConfig}, o.FcpArgs...)
+	return Invocation{Args: append(args, j.Src, remote(t, j.DstDir+"/"))}
+}
+
+// String renders the invocation as one shell command line.
+func (inv Invocation) String() string {
+	var b strings.Builder
+	for _, e := range inv.Env {
+		b.WriteString(shellQuote(e) + " ")
+	}
+	for i, a := range inv.Args {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(shellQuote(a))
+	}
+	if inv.Stdin != "" {
+		b.WriteString(" <<< " + shellQuote(strings.TrimSuffix(inv.Stdin, "\n")))
+	}
+	return b.String()
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-$") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

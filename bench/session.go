@@ -1,0 +1,348 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fcp-dev/fcp/bench/internal/lab"
+	"github.com/fcp-dev/fcp/bench/internal/proc"
+	"github.com/fcp-dev/fcp/bench/internal/report"
+	"github.com/fcp-dev/fcp/bench/internal/tool"
+	"github.com/fcp-dev/fcp/bench/internal/workload"
+)
+
+// seedTimeout bounds the untimed rsync that prepares a no-change run.
+const seedTimeout = 10 * time.Minute
+
+// session is one benchmark invocation after setup: the lab, the tools, the
+// data and the results so far.
+type session struct {
+	o    options
+	logf func(string, ...any)
+
+	work, src, dst, logs string
+	lab                  *lab.Lab
+	tools                []tool.Tool
+	digests              map[string]workload.Digest // by workload
+	res                  *report.Results
+
+	// skip holds the cells (link, workload, tool) not to run again, with
+	// the reason: they hit the timeout, or were omitted.
+	skip   map[[3]string]string
+	killed int // leftover server processes killed before runs
+}
+
+func (s *session) target(link lab.Link) tool.Target {
+	return tool.Target{
+		User: s.o.user, Host: link.Server, SSHConfig: s.lab.SSHConfig,
+		RcloneConfig: s.lab.RcloneConfig, RcloneRemote: link.Name,
+	}
+}
+
+func (s *session) job(wl string) tool.Job {
+	if wl == wlFile {
+		return tool.Job{Src: filepath.Join(s.src, workload.FileName), DstDir: s.dst}
+	}
+	return tool.Job{Src: filepath.Join(s.src, workload.TreeName), Dir: true, DstDir: s.dst}
+}
+
+// runLink runs every round of every workload on link. Within a round the
+// tools take turns, each round starting one tool later.
+func (s *session) runLink(ctx context.Context, link lab.Link, workloads []string) error {
+	if s.skip == nil {
+		s.skip = make(map[[3]string]string)
+	}
+	if slices.ContainsFunc(s.tools, func(t tool.Tool) bool { return t.Name == "fcp" }) {
+		if err := s.firstContact(ctx, link); err != nil {
+			return err
+		}
+	}
+	for round := 1; round <= s.o.rounds; round++ {
+		for _, wl := range workloads {
+			if wl == wlNoChange {
+				continue // runs right after each tool's tree
+			}
+			for i := range s.tools {
+				t := s.tools[(i+round-1)%len(s.tools)]
+				order := i + 1
+				if err := s.cell(ctx, link, wl, t, round, order); err != nil {
+					return err
+				}
+				if wl == wlTree && slices.Contains(workloads, wlNoChange) {
+					if err := s.noChange(ctx, link, t, round, order); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// cell runs one tool once on one workload, unless it hit the cap before.
+func (s *session) cell(ctx context.Context, link lab.Link, wl string, t tool.Tool, round, order int) error {
+	key := [3]string{link.Name, wl, t.Name}
+	if why := s.skip[key]; why != "" {
+		s.logf("%s %s %s round %d: skipped (%s)", link.Name, wl, t.Name, round, why)
+		return nil
+	}
+	run, err := s.measure(ctx, link, wl, t, round, order, true)
+	if err != nil {
+		return err
+	}
+	if run.Capped {
+		s.skip[key] = "it hit the cap before"
+	}
+	s.res.Runs = append(s.res.Runs, run)
+	return nil
+}
+
+// noChange re-runs t onto its own copy of the tree; when that copy did not
+// finish correctly, rsync -a first makes the destination identical.
+func (s *session) noChange(ctx context.Context, link lab.Link, t tool.Tool, round, order int) error {
+	key := [3]string{link.Name, wlNoChange, t.Name}
+	if why := s.skip[key]; why != "" {
+		s.logf("%s %s %s round %d: skipped (%s)", link.Name, wlNoChange, t.Name, round, why)
+		return nil
+	}
+	seeded := ""
+	if n := len(s.res.Runs); n == 0 || !ownTree(s.res.Runs[n-1], link.Name, t.Name, round) {
+		if !t.Incremental && s.skip[[3]string{link.Name, wlTree, t.Name}] != "" {
+			// It would copy everything again and hit the cap again.
+			s.logf("%s %s %s: not run; its copy of the tree hit the cap and it always copies everything", link.Name, wlNoChange, t.Name)
+			s.res.Omitted = append(s.res.Omitted, report.Omission{Link: link.Name, Workload: wlNoChange, Tool: t.Name,
+				Reason: "the tool has no way to skip unchanged files, so its no-change run is a full copy again, and its full copy hit the cap."})
+			s.skip[key] = "omitted"
+			return nil
+		}
+		s.logf("%s %s %s round %d: its copy did not finish; preparing the destination with rsync -a", link.Name, wlNoChange, t.Name, round)
+		if err := s.seed(ctx, link); err != nil {
+			return err
+		}
+		seeded = "rsync"
+	}
+	run, err := s.measure(ctx, link, wlNoChange, t, round, order, false)
+	if err != nil {
+		return err
+	}
+	run.SeededBy = seeded
+	if run.Capped {
+		s.skip[key] = "it hit the cap before"
+	}
+	s.res.Runs = append(s.res.Runs, run)
+	return nil
+}
+
+// ownTree reports whether run is tool's correct copy of the tree in round.
+func ownTree(run report.Run, link, tool string, round int) bool {
+	return run.Link == link && run.Workload == wlTree && run.Tool == tool && run.Round == round && run.OK()
+}
+
+// seed makes the destination an exact copy of the tree with rsync -a, which
+// keeps modification times, so every tool sees it as unchanged.
+func (s *session) seed(ctx context.Context, link lab.Link) error {
+	if err := s.clearDst(); err != nil {
+		return err
+	}
+	rsync, _ := tool.New("rsync", tool.Options{})
+	inv := rsync.Copy(s.target(link), s.job(wlTree))
+	log := filepath.Join(s.logs, "seed.log")
+	r, err := proc.Run(ctx, proc.Command{Args: lab.Client(inv.Args...), Log: log}, seedTimeout)
+	if err != nil {
+		return err
+	}
+	if r.TimedOut || r.ExitCode != 0 {
+		return fmt.Errorf("rsync -a to prepare a no-change run failed: %s", proc.Tail(log, 1000))
+	}
+	return workload.Check(s.dst, workload.TreeName, s.digests[wlTree])
+}
+
+// measure runs t once on wl and checks the copy. fresh empties the
+// destination first. Only ctx's end or a broken lab is an error; a tool's
+// failure is recorded in the Run.
+func (s *session) measure(ctx context.Context, link lab.Link, wl string, t tool.Tool, round, order int, fresh bool) (report.Run, error) {
+	run := report.Run{Link: link.Name, Workload: wl, Tool: t.Name, Round: round, Order: order}
+	if n := s.lab.KillUserProcesses(5 * time.Second); n > 0 {
+		s.killed += n
+		s.logf("killed %d leftover processes of %s", n, s.o.user)
+	}
+	if fresh {
+		if err := s.clearDst(); err != nil {
+			return run, err
+		}
+	}
+	if s.o.dropCaches {
+		if err := dropCaches(); err != nil {
+			return run, err
+		}
+	}
+	inv := t.Copy(s.target(link), s.job(wl))
+	log := filepath.Join(s.logs, fmt.Sprintf("%s-%s-%s-%d.log", link.Name, wl, t.Name, round))
+	relayBefore, hasRelay, err := s.lab.RelayStats(ctx)
+	if err != nil {
+		return run, err
+	}
+	relayCPU := s.lab.RelayCPU()
+	run.Load1 = loadavg()
+	stop := proc.SampleUser(s.lab.UID, 100*time.Millisecond)
+	run.Start = time.Now()
+	r, err := proc.Run(ctx, proc.Command{Args: lab.Client(inv.Args...), Env: inv.Env, Stdin: inv.Stdin, Log: log}, s.o.timeout)
+	mem := stop()
+	if err != nil {
+		return run, err
+	}
+	run.Seconds = r.Wall.Seconds()
+	run.Capped = r.TimedOut
+	run.ExitCode = r.ExitCode
+	run.ClientMaxRSS = r.MaxRSS
+	run.ClientCPU = (r.UserCPU + r.SysCPU).Seconds()
+	run.ServerRSS, run.ServerMaxRSS, run.ServerProcesses = mem.Sum, mem.Max, mem.Processes
+	if hasRelay {
+		after, _, err := s.lab.RelayStats(ctx)
+		if err != nil {
+			return run, err
+		}
+		run.RelayDrops = after.Up.Dropped + after.Down.Dropped - relayBefore.Up.Dropped - relayBefore.Down.Dropped
+		run.RelayCPU = (s.lab.RelayCPU() - relayCPU).Seconds()
+	}
+	status := ""
+	switch {
+	case run.Capped:
+		status = fmt.Sprintf("stopped at the cap (%v)", s.o.timeout)
+	case run.ExitCode != 0:
+		run.Error = fmt.Sprintf("exit status %d: %s", run.ExitCode, proc.Tail(log, 400))
+		status = "FAILED: " + run.Error
+	default:
+		if err := workload.Check(s.dst, filepath.Base(s.job(wl).Src), s.digests[wl]); err != nil {
+			run.Error = "wrong copy: " + err.Error()
+			status = "FAILED: " + run.Error
+		} else {
+			run.Verified = true
+			status = "verified"
+		}
+	}
+	s.logf("%s %s %s round %d: %.2f s, client %s, server %s; %s", link.Name, wl, t.Name, round,
+		run.Seconds, mibString(run.ClientMaxRSS), mibString(run.ServerRSS), status)
+	return run, nil
+}
+
+// firstContact times fcp's first run on link, which installs its agent in
+// the server's cache, and a second run with the agent cached; neither is
+// part of the tables.
+func (s *session) firstContact(ctx context.Context, link lab.Link) error {
+	if err := os.RemoveAll(filepath.Join(s.work, "home", ".cache")); err != nil {
+		return err
+	}
+	dir := filepath.Join(s.work, "first-contact")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello\n"), 0o644); err != nil {
+		return err
+	}
+	fcp := s.tools[slices.IndexFunc(s.tools, func(t tool.Tool) bool { return t.Name == "fcp" })]
+	inv := fcp.Copy(s.target(link), tool.Job{Src: filepath.Join(dir, "hello.txt"), DstDir: s.dst})
+	fc := report.FirstContact{Link: link.Name}
+	for i, what := range []string{"first contact", "agent cached"} {
+		if err := s.clearDst(); err != nil {
+			return err
+		}
+		log := filepath.Join(s.logs, link.Name+"-fcp-first-contact.log")
+		r, err := proc.Run(ctx, proc.Command{Args: lab.Client(inv.Args...), Env: inv.Env, Log: log}, s.o.timeout)
+		if err != nil {
+			return err
+		}
+		ok := !r.TimedOut && r.ExitCode == 0
+		s.logf("%s fcp %s: %.2f s (exit %d)", link.Name, what, r.Wall.Seconds(), r.ExitCode)
+		if !ok {
+			s.logf("fcp failed: %s", proc.Tail(log, 1000))
+		}
+		if i == 0 {
+			fc.Seconds, fc.OK = r.Wall.Seconds(), ok
+		} else {
+			fc.Cached = r.Wall.Seconds()
+		}
+	}
+	s.res.FirstContact = append(s.res.FirstContact, fc)
+	return nil
+}
+
+// clearDst replaces the destination with an empty directory of the
+// benchmark user.
+func (s *session) clearDst() error {
+	if err := os.RemoveAll(s.dst); err != nil {
+		return err
+	}
+	if err := os.Mkdir(s.dst, 0o755); err != nil {
+		return err
+	}
+	return s.lab.Chown(s.dst)
+}
+
+// dropCaches writes dirty pages out and empties the page cache, dentries
+// and inodes of the whole host, so every run reads its source from disk.
+func dropCaches() error {
+	unix.Sync()
+	return os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0o200)
+}
+
+func loadavg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var l float64
+	fmt.Sscan(string(b), &l)
+	return l
+}
+
+func mibString(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+// finish adds the notes that summarise the runs.
+func (s *session) finish() {
+	r := s.res
+	var loads []float64
+	var relayCPU, relaySecs float64
+	var drops uint64
+	var failures []string
+	for _, run := range r.Runs {
+		loads = append(loads, run.Load1)
+		if run.Link == "wan" {
+			relayCPU += run.RelayCPU
+			relaySecs += run.Seconds
+			drops += run.RelayDrops
+		}
+		if run.Error != "" {
+			failures = append(failures, fmt.Sprintf("%s/%s/%s round %d: %s", run.Link, run.Workload, run.Tool, run.Round, firstLine(run.Error)))
+		}
+	}
+	if len(loads) > 0 {
+		slices.Sort(loads)
+		r.Notes = append(r.Notes, fmt.Sprintf("Host load average (1 min) at the start of the runs: median %.2f, max %.2f, on %d CPUs.",
+			loads[len(loads)/2], loads[len(loads)-1], r.Machine.CPUs))
+	}
+	if relaySecs > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("The WAN relay shares the machine's CPUs: it used %.2f CPU-seconds per second of the runs on that link "+
+			"(part of it is the server's TCP receive path, run in the relay's write calls); its queue dropped %d frames.", relayCPU/relaySecs, drops))
+	}
+	if s.killed > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%d server processes left over from earlier runs were killed before the next run.", s.killed))
+	}
+	for _, f := range failures {
+		r.Notes = append(r.Notes, "Failed: "+f)
+	}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}

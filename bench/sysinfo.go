@@ -1,0 +1,141 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fcp-dev/fcp/bench/internal/lab"
+	"github.com/fcp-dev/fcp/bench/internal/report"
+	"github.com/fcp-dev/fcp/bench/internal/tool"
+	"github.com/fcp-dev/fcp/bench/internal/workload"
+)
+
+// newResults starts the results with everything known before the runs.
+func (s *session) newResults(spec workload.Spec, tools, workloads []string, checks []lab.Check) *report.Results {
+	r := &report.Results{
+		Date:    time.Now(),
+		Quick:   s.o.quick,
+		Machine: machine(),
+		Tools:   tools,
+		Settings: report.Settings{
+			Rounds: s.o.rounds, Timeout: s.o.timeout.Seconds(), DropCaches: s.o.dropCaches,
+			TCPRmem: s.lab.TCP.Rmem, TCPWmem: s.lab.TCP.Wmem, CongestionControl: s.lab.TCP.CongestionControl,
+			RcloneArgs: s.o.rcloneArgs, FcpArgs: s.o.fcpArgs,
+		},
+		Data: fmt.Sprintf("one file of %s of random bytes; a tree of %s files of %s–%s (uniform, %.0f MB in total) "+
+			"in %d × %d directories; generated from seed %d. Source and destination are on the same disk.",
+			size(spec.FileBytes), thousands(spec.TreeFiles()), size(int64(spec.MinFile)), size(int64(spec.MaxFile)),
+			float64(s.digests[wlTree].Bytes)/1e6, spec.Dirs, spec.Subdirs, spec.Seed),
+	}
+	labels := map[string]string{
+		wlFile:     size(spec.FileBytes) + " file",
+		wlTree:     thousands(spec.TreeFiles()) + " files",
+		wlNoChange: "no-change re-run",
+	}
+	for _, wl := range workloads {
+		r.Workloads = append(r.Workloads, report.Label{Name: wl, Label: labels[wl]})
+	}
+	for i, l := range s.lab.Links {
+		c := checks[i]
+		r.Links = append(r.Links, report.Link{
+			Label: report.Label{Name: l.Name, Label: l.Label}, Shape: l.Shape,
+			PingMin: c.PingMin, PingAvg: c.PingAvg, PingMax: c.PingMax,
+			Iperf1: c.Iperf1, Iperf4: c.Iperf4, Retransmits1: c.Retransmits1, Retransmits4: c.Retransmits4,
+			SSHLogin: c.SSHLogin,
+		})
+	}
+	paths := strings.NewReplacer(
+		s.lab.SSHConfig, "$LAB/ssh_config", s.lab.RcloneConfig, "$LAB/rclone.conf",
+		s.src, "$SRC", s.dst, "$DST", s.work+"/fcp", "fcp")
+	for _, t := range s.tools {
+		inv := t.Copy(s.target(s.lab.Links[0]), s.job(wlTree))
+		r.Commands = append(r.Commands, report.Command{Tool: t.Name, Line: paths.Replace(inv.String())})
+	}
+	r.Versions = s.versions()
+	return r
+}
+
+func machine() report.Machine {
+	m := report.Machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), LoadStart: loadavg()}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	m.CPU = procField("/proc/cpuinfo", "model name")
+	if kb, err := strconv.ParseInt(strings.Fields(procField("/proc/meminfo", "MemTotal") + " 0")[0], 10, 64); err == nil {
+		m.Memory = kb * 1024
+	}
+	return m
+}
+
+// procField returns the value of the first "key: value" line of a /proc file.
+func procField(path, key string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// versions asks every program for its version.
+func (s *session) versions() []report.Version {
+	first := func(args ...string) string {
+		out, _ := exec.Command(args[0], args[1:]...).CombinedOutput()
+		line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		return line
+	}
+	var v []report.Version
+	add := func(tool, version string) { v = append(v, report.Version{Tool: tool, Version: version}) }
+	add("ssh, scp, sftp (client)", first("ssh", "-V"))
+	add("sshd, sftp-server (server)", first("/usr/sbin/sshd", "-V"))
+	for _, t := range s.tools {
+		switch t.Name {
+		case "rsync":
+			add("rsync (both sides)", first("rsync", "--version"))
+		case "rclone":
+			add("rclone", first("rclone", "version"))
+		case "fcp":
+			path := t.Copy(tool.Target{}, tool.Job{}).Args[0]
+			add("fcp (both sides)", fmt.Sprintf("%s, binary sha256 %s", first(path, "--version"), fileHash(path)))
+		}
+	}
+	add("iperf3", first("iperf3", "--version"))
+	return v
+}
+
+func fileHash(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "?"
+	}
+	defer f.Close()
+	h := sha256.New()
+	io.Copy(h, f)
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
