@@ -41,6 +41,7 @@ type Host struct {
 	logger *slog.Logger
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	grow   func() // starts the extra dials, once
 
 	mu     sync.Mutex
 	hosts  []*hostMember
@@ -53,27 +54,31 @@ type hostMember struct {
 	dead atomic.Bool
 }
 
-// NewHost returns a Host with first as its only member and starts extra
-// dials in the background (goroutines owned by the Host; Close cancels and
-// waits for them). A failed extra dial is logged and ignored.
+// NewHost returns a Host with first as its only member. The first time
+// file data is to move (a Read or Create on one of its endpoints), it
+// starts extra dials in the background (goroutines owned by the Host;
+// Close cancels and waits for them), so a run that finds nothing to copy
+// pays for one connection only. A failed extra dial is logged and ignored.
 func NewHost(first endpoint.Host, extra int, dial Dialer, logger *slog.Logger) *Host {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Host{logger: logger, cancel: cancel, hosts: []*hostMember{{h: first}}}
-	for range extra {
-		h.wg.Go(func() {
-			m, err := dial(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					logger.Warn("extra connection failed", "err", err)
+	h.grow = sync.OnceFunc(func() {
+		for range extra {
+			h.wg.Go(func() {
+				m, err := dial(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						logger.Warn("extra connection failed", "err", err)
+					}
+					return
 				}
-				return
-			}
-			h.join(ctx, m)
-		})
-	}
+				h.join(ctx, m)
+			})
+		}
+	})
 	return h
 }
 
@@ -158,6 +163,7 @@ func (h *Host) Open(ctx context.Context, dir string, create bool) (endpoint.Endp
 		return nil, err
 	}
 	e := newEndpoint(dir, first, h.logger)
+	e.grow = h.grow
 	h.mu.Lock()
 	h.eps = append(h.eps, e)
 	hosts := append([]*hostMember(nil), h.hosts...)
@@ -181,10 +187,12 @@ func (h *Host) Open(ctx context.Context, dir string, create bool) (endpoint.Endp
 // Close implements endpoint.Host: it stops extra dials, waits for them
 // and closes every member.
 func (h *Host) Close() error {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
 	h.cancel()
 	h.wg.Wait()
 	h.mu.Lock()
-	h.closed = true
 	hosts := h.hosts
 	h.mu.Unlock()
 	var first error
@@ -208,6 +216,7 @@ type member struct {
 type Endpoint struct {
 	dir    string
 	logger *slog.Logger
+	grow   func() // asks the Host for its extra connections; nil for none
 
 	mu      sync.Mutex
 	members []*member
@@ -315,8 +324,16 @@ func (e *Endpoint) Scan(ctx context.Context, rel string, opts endpoint.ScanOptio
 	})
 }
 
+// wantMore tells the Host that data is moving, so extra connections pay.
+func (e *Endpoint) wantMore() {
+	if e.grow != nil {
+		e.grow()
+	}
+}
+
 // Read implements endpoint.Endpoint on the least busy connection.
 func (e *Endpoint) Read(ctx context.Context, rel string, off int64, n int) (c endpoint.Chunk, err error) {
+	e.wantMore()
 	err = e.retry(func(m *member) error {
 		m.load.Add(int64(n))
 		defer m.load.Add(-int64(n))

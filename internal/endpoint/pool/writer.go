@@ -27,8 +27,9 @@ const laneDepth = 4
 // pool's, so that another connection can remove its temporary file when
 // the one writing it is lost.
 func (e *Endpoint) Create(ctx context.Context, rel string, size int64) (endpoint.FileWriter, error) {
+	e.wantMore()
 	share := fmt.Sprintf("%016x", rand.Uint64())
-	if live := e.live(); size >= SplitSize && len(live) > 1 {
+	if live := e.live(); size >= SplitSize && (len(live) > 1 || e.grow != nil) {
 		return e.createSplit(ctx, rel, size, share, live)
 	}
 	m := e.pick()
@@ -121,6 +122,8 @@ type split struct {
 	e     *Endpoint
 	rel   string
 	share string
+	ctx   context.Context // of Create: the lanes' goroutines run under it
+	size  int64
 	lanes []*lane // lanes[0] commits; the others are parts
 	next  int
 	wg    sync.WaitGroup
@@ -145,7 +148,7 @@ type chunk struct {
 }
 
 func (e *Endpoint) createSplit(ctx context.Context, rel string, size int64, share string, live []*member) (endpoint.FileWriter, error) {
-	s := &split{e: e, rel: rel, share: share}
+	s := &split{e: e, rel: rel, share: share, ctx: ctx, size: size}
 	for i, m := range live {
 		w, err := m.ep.CreateShared(ctx, rel, size, share, i > 0)
 		if err != nil {
@@ -166,6 +169,36 @@ func (e *Endpoint) createSplit(ctx context.Context, rel string, size int64, shar
 		s.wg.Go(func() { s.feed(ctx, l) })
 	}
 	return s, nil
+}
+
+// addLanes adds a part lane for every connection that joined the pool
+// since the file was created, so a large file started on one connection
+// spreads over the others as they come up.
+func (s *split) addLanes() {
+	live := s.e.live()
+	if len(live) <= len(s.lanes) {
+		return
+	}
+	have := make(map[*member]bool, len(s.lanes))
+	for _, l := range s.lanes {
+		have[l.m] = true
+	}
+	for _, m := range live {
+		if have[m] {
+			continue
+		}
+		w, err := m.ep.CreateShared(s.ctx, s.rel, s.size, s.share, true)
+		if err != nil {
+			if lostConn(err) {
+				s.e.kill(m, err)
+			}
+			continue
+		}
+		l := &lane{m: m, w: w, q: make(chan chunk, laneDepth), weight: s.size/int64(len(live)) + 1}
+		s.lanes = append(s.lanes, l)
+		m.load.Add(l.weight)
+		s.wg.Go(func() { s.feed(s.ctx, l) })
+	}
 }
 
 // feed writes one lane's chunks until its queue is closed. After a
@@ -208,6 +241,7 @@ func (s *split) Write(ctx context.Context, off int64, data []byte, sum wire.Sum)
 	if closed {
 		return fmt.Errorf("write %s: writer closed", s.rel)
 	}
+	s.addLanes()
 	var l *lane
 	for range s.lanes {
 		l = s.lanes[s.next%len(s.lanes)]
