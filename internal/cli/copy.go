@@ -69,7 +69,7 @@ func (o *copyOptions) addFlags(cmd *cobra.Command) {
 	f.StringVarP(&o.identity, "identity", "i", "", "SSH private key file (passed to ssh as -i)")
 	f.StringVarP(&o.sshConfig, "ssh-config", "F", "", "SSH config file (passed to ssh as -F)")
 	f.IntVarP(&o.streams, "streams", "n", 0, "parallel connections per remote host (default 4); large files are split across them")
-	f.IntVar(&o.workers, "workers", 0, "files in flight at once (default 64)")
+	f.IntVar(&o.workers, "workers", 0, "files in flight at once (default 64 locally, 192 per connection to a remote host)")
 	f.IntVar(&o.chunkSize, "chunk-size", 0, "bytes per read/write chunk (default 1 MiB, at most 4 MiB)")
 	f.BoolVarP(&o.compress, "compress", "z", false, "compress file data (zstd) on connections to remote hosts; data that does not compress is sent as is")
 	f.StringVar(&o.bwlimit, "bwlimit", "", "limit the transfer of file data to `RATE` KiB/s, or with a suffix B, K, M or G that unit per second (1.5M); 0 for no limit")
@@ -199,7 +199,7 @@ func runCopy(ctx context.Context, o copyOptions, args []string, env Env) error {
 		Checksum:     o.checksum,
 		Rules:        rules,
 		ChunkSize:    o.chunkSize,
-		Workers:      o.workers,
+		Workers:      o.workersFor(srcOps[0].remote() || dstOp.remote()),
 		ReadAhead:    4 * o.connections(),
 		MemoryBudget: int64(16<<20) * int64(o.connections()),
 		OnEvent:      out.event,
@@ -396,4 +396,18 @@ func formatBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// workersFor returns how many files may be in flight. Over a connection
+// each small file costs one round trip, so many are kept in flight: at
+// 50 ms, 192 per connection pass thousands of files a second. The agent
+// accepts 1024 files being written per connection.
+func (o copyOptions) workersFor(remote bool) int {
+	switch {
+	case o.workers > 0:
+		return o.workers
+	case remote:
+		return 192 * o.connections()
+	}
+	return 64
 }
