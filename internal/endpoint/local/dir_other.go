@@ -59,15 +59,11 @@ func (d dir) openSubdir(p, name string) (dir, error) {
 	case !fi.IsDir():
 		return dir{}, fmt.Errorf("%w: %s is not a directory", endpoint.ErrInvalidPath, p)
 	}
-	sub, err := d.root.OpenRoot(name)
+	sub, err := d.openDir(name, fi)
 	if err != nil {
 		return dir{}, fmt.Errorf("parent %s: %w", p, cause(err))
 	}
-	if got, err := sub.Stat("."); err != nil || !os.SameFile(fi, got) {
-		sub.Close()
-		return dir{}, fmt.Errorf("parent %s: %w", p, endpoint.ErrChanged)
-	}
-	return dir{sub}, nil
+	return sub, nil
 }
 
 func (d dir) close() error {
