@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,27 +36,54 @@ type shellOpener struct {
 	desc string // how the shell is reached, for messages
 }
 
-// connect returns the Host an operand lives on: this machine, or agents
-// started through o.connections() shells on the remote host, pooled.
-func connect(ctx context.Context, op operand, o copyOptions, env Env, self selfFunc) (endpoint.Host, error) {
+// connect returns the Host an operand lives on, and how many connections
+// it uses: this machine (one), or agents started through shells on the
+// remote host, pooled. Without -n, a host whose round trip is short gets
+// one connection per two cores (on a fast link the cost is CPU, and more
+// connections only contend for it), a far one defaultConnections.
+func connect(ctx context.Context, op operand, o copyOptions, env Env, self selfFunc) (endpoint.Host, int, error) {
 	if !op.remote() {
-		return local.NewHost(), nil
+		return local.NewHost(), 1, nil
 	}
 	logger := newLogger(env.Stderr, o.verbose)
 	sh, err := newShellOpener(op, o, env, logger)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	first, err := connectOne(ctx, op, sh, o, self, logger)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	n := o.connections()
+	if o.streams == 0 {
+		rtt := roundTrip(ctx, first)
+		if rtt < farRTT {
+			n = max(1, runtime.NumCPU()/2)
+		}
+		logger.Info("connections", "host", op.Host, "rtt", rtt, "n", n)
+	}
 	if n <= 1 {
-		return first, nil
+		return first, 1, nil
 	}
 	dial := func(ctx context.Context) (endpoint.Host, error) { return connectOne(ctx, op, sh, o, self, logger) }
-	return pool.NewHost(first, n-1, dial, logger), nil
+	return pool.NewHost(first, n-1, dial, logger), n, nil
+}
+
+// farRTT is the round trip from which one connection's window (2 MiB per
+// round trip) falls short of a fast link, so more connections pay.
+const farRTT = 5 * time.Millisecond
+
+// roundTrip measures the shortest of three Stat round trips to h.
+func roundTrip(ctx context.Context, h endpoint.Host) time.Duration {
+	best := time.Duration(1<<63 - 1)
+	for range 3 {
+		start := time.Now()
+		if _, err := h.Stat(ctx, "."); err != nil {
+			return best
+		}
+		best = min(best, time.Since(start))
+	}
+	return best
 }
 
 // newShellOpener reaches the remote shell through -e COMMAND when given,

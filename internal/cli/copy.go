@@ -68,7 +68,7 @@ func (o *copyOptions) addFlags(cmd *cobra.Command) {
 	f.IntVarP(&o.scpPort, "scp-port", "P", 0, "same as -p, as scp spells it")
 	f.StringVarP(&o.identity, "identity", "i", "", "SSH private key file (passed to ssh as -i)")
 	f.StringVarP(&o.sshConfig, "ssh-config", "F", "", "SSH config file (passed to ssh as -F)")
-	f.IntVarP(&o.streams, "streams", "n", 0, "parallel connections per remote host (default 4); large files are split across them")
+	f.IntVarP(&o.streams, "streams", "n", 0, "connections per remote host (default: 4 to a host 5 ms or more away, else one per two cores); large files are split across them")
 	f.IntVar(&o.workers, "workers", 0, "files in flight at once (default 64 locally, 192 per connection to a remote host)")
 	f.IntVar(&o.chunkSize, "chunk-size", 0, "bytes per read/write chunk (default 1 MiB, at most 4 MiB)")
 	f.BoolVarP(&o.compress, "compress", "z", false, "compress file data (zstd) on connections to remote hosts; data that does not compress is sent as is")
@@ -130,9 +130,10 @@ func runCopy(ctx context.Context, o copyOptions, args []string, env Env) error {
 	shared := dstOp.sameHost(srcOps[0])
 	self := selfFunc(sync.OnceValues(agent.Self))
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) { srcHost, err = connect(gctx, srcOps[0], o, env, self); return err })
+	var srcConns, dstConns int
+	g.Go(func() (err error) { srcHost, srcConns, err = connect(gctx, srcOps[0], o, env, self); return err })
 	if !shared {
-		g.Go(func() (err error) { dstHost, err = connect(gctx, dstOp, o, env, self); return err })
+		g.Go(func() (err error) { dstHost, dstConns, err = connect(gctx, dstOp, o, env, self); return err })
 	}
 	err = g.Wait()
 	if shared {
@@ -148,6 +149,9 @@ func runCopy(ctx context.Context, o copyOptions, args []string, env Env) error {
 	}()
 	if err != nil {
 		return err
+	}
+	if o.streams == 0 {
+		o.streams = max(srcConns, dstConns)
 	}
 
 	srcs, missing, err := resolveSources(ctx, srcHost, srcOps, out)
