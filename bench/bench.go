@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -123,15 +124,20 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 	if err != nil {
 		return fmt.Errorf("-tools: %w", err)
 	}
-	workloads, err := pick(o.workloads, []string{wlFile, wlTree, wlNoChange})
+	allWorkloads := []string{wlFile, wlTree, wlNoChange}
+	workloads, err := pick(o.workloads, allWorkloads)
 	if err != nil {
 		return fmt.Errorf("-workloads: %w", err)
 	}
-	if contains(workloads, wlNoChange) && !contains(workloads, wlTree) {
-		workloads, _ = pick(strings.Join(append(workloads, wlTree), ","), []string{wlFile, wlTree, wlNoChange})
+	if slices.Contains(workloads, wlNoChange) && !slices.Contains(workloads, wlTree) {
+		workloads, _ = pick(o.workloads+","+wlTree, allWorkloads)
 		logf("the no-change workload re-runs each tool's own copy of the tree: adding the tree workload")
 	}
-	if err := checkCommands(toolNames); err != nil {
+	needed := toolNames
+	if slices.Contains(workloads, wlNoChange) {
+		needed = append(slices.Clone(toolNames), "rsync") // it prepares no-change runs after a capped copy
+	}
+	if err := checkCommands(needed); err != nil {
 		return err
 	}
 
@@ -160,7 +166,7 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 	}
 
 	fcpPath := o.fcp
-	if contains(toolNames, "fcp") && fcpPath == "" {
+	if slices.Contains(toolNames, "fcp") && fcpPath == "" {
 		fcpPath = filepath.Join(work, "fcp")
 		logf("building fcp from ./cmd/fcp")
 		if out, err := exec.CommandContext(ctx, "go", "build", "-buildvcs=false", "-o", fcpPath, "./cmd/fcp").CombinedOutput(); err != nil {
@@ -198,7 +204,7 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 		Dir: filepath.Join(work, "lab"), User: o.user, Home: filepath.Join(work, "home"),
 		TCPMemMax: o.tcpMemMax, Logf: logf,
 	}
-	if contains(links, "wan") {
+	if slices.Contains(links, "wan") {
 		self, err := os.Executable()
 		if err != nil {
 			return err
@@ -219,6 +225,11 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 		}
 	}()
 
+	for _, l := range s.lab.Links {
+		if slices.Contains(links, l.Name) {
+			s.links = append(s.links, l)
+		}
+	}
 	logf("validating the links (ping, iperf3, ssh logins)")
 	checks, err := s.lab.Validate(ctx)
 	if err != nil {
@@ -230,7 +241,7 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 			l.Name, l.PingAvg, l.Iperf1/1e6, l.Iperf4/1e6, l.SSHLogin)
 	}
 
-	for _, link := range s.lab.Links {
+	for _, link := range s.links {
 		if err := s.runLink(ctx, link, workloads); err != nil {
 			return err
 		}
@@ -260,7 +271,7 @@ func pick(list string, known []string) ([]string, error) {
 		if f = strings.TrimSpace(f); f == "" {
 			continue
 		}
-		if !contains(known, f) {
+		if !slices.Contains(known, f) {
 			return nil, fmt.Errorf("unknown %q (known: %s)", f, strings.Join(known, ", "))
 		}
 		want[f] = true
@@ -275,15 +286,6 @@ func pick(list string, known []string) ([]string, error) {
 		return nil, errors.New("empty")
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // checkCommands reports every program the run needs and lacks.

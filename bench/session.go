@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,6 +32,7 @@ type session struct {
 
 	work, src, dst, logs string
 	lab                  *lab.Lab
+	links                []lab.Link // the links to measure, of the lab's
 	tools                []tool.Tool
 	digests              map[string]workload.Digest // by workload
 	res                  *report.Results
@@ -88,7 +90,7 @@ func (s *session) runLink(ctx context.Context, link lab.Link, workloads []string
 	return nil
 }
 
-// cell runs one tool once on one workload, unless it hit the cap before.
+// cell runs one tool once on one workload, unless the cell is skipped.
 func (s *session) cell(ctx context.Context, link lab.Link, wl string, t tool.Tool, round, order int) error {
 	key := [3]string{link.Name, wl, t.Name}
 	if why := s.skip[key]; why != "" {
@@ -217,7 +219,8 @@ func (s *session) measure(ctx context.Context, link lab.Link, wl string, t tool.
 	status := ""
 	switch {
 	case run.Capped:
-		status = fmt.Sprintf("stopped at the cap (%v)", s.o.timeout)
+		run.PartialFiles, run.PartialBytes = usage(s.dst)
+		status = fmt.Sprintf("stopped at the cap (%v) with %d files, %d bytes written", s.o.timeout, run.PartialFiles, run.PartialBytes)
 	case run.ExitCode != 0:
 		run.Error = fmt.Sprintf("exit status %d: %s", run.ExitCode, proc.Tail(log, 400))
 		status = "FAILED: " + run.Error
@@ -293,6 +296,20 @@ func (s *session) clearDst() error {
 func dropCaches() error {
 	unix.Sync()
 	return os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0o200)
+}
+
+// usage counts the regular files under dir and their bytes.
+func usage(dir string) (files int, bytes int64) {
+	filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			if info, err := e.Info(); err == nil {
+				files++
+				bytes += info.Size()
+			}
+		}
+		return nil
+	})
+	return files, bytes
 }
 
 func loadavg() float64 {

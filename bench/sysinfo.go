@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,18 +36,21 @@ func (s *session) newResults(spec workload.Spec, tools, workloads []string, chec
 		},
 		Data: fmt.Sprintf("one file of %s of random bytes; a tree of %s files of %s–%s (uniform, %.0f MB in total) "+
 			"in %d × %d directories; generated from seed %d. Source and destination are on the same disk.",
-			size(spec.FileBytes), thousands(spec.TreeFiles()), size(int64(spec.MinFile)), size(int64(spec.MaxFile)),
+			size(spec.FileBytes), report.Thousands(spec.TreeFiles()), size(int64(spec.MinFile)), size(int64(spec.MaxFile)),
 			float64(s.digests[wlTree].Bytes)/1e6, spec.Dirs, spec.Subdirs, spec.Seed),
 	}
 	labels := map[string]string{
 		wlFile:     size(spec.FileBytes) + " file",
-		wlTree:     thousands(spec.TreeFiles()) + " files",
+		wlTree:     report.Thousands(spec.TreeFiles()) + " files",
 		wlNoChange: "no-change re-run",
 	}
 	for _, wl := range workloads {
 		r.Workloads = append(r.Workloads, report.Label{Name: wl, Label: labels[wl]})
 	}
 	for i, l := range s.lab.Links {
+		if !slices.Contains(s.links, l) {
+			continue
+		}
 		c := checks[i]
 		r.Links = append(r.Links, report.Link{
 			Label: report.Label{Name: l.Name, Label: l.Label}, Shape: l.Shape,
@@ -59,7 +63,7 @@ func (s *session) newResults(spec workload.Spec, tools, workloads []string, chec
 		s.lab.SSHConfig, "$LAB/ssh_config", s.lab.RcloneConfig, "$LAB/rclone.conf",
 		s.src, "$SRC", s.dst, "$DST", s.work+"/fcp", "fcp")
 	for _, t := range s.tools {
-		inv := t.Copy(s.target(s.lab.Links[0]), s.job(wlTree))
+		inv := t.Copy(s.target(s.links[0]), s.job(wlTree))
 		r.Commands = append(r.Commands, report.Command{Tool: t.Name, Line: paths.Replace(inv.String())})
 	}
 	r.Versions = s.versions()
@@ -130,12 +134,4 @@ func fileHash(path string) string {
 	h := sha256.New()
 	io.Copy(h, f)
 	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }

@@ -24,7 +24,8 @@ func TestRun(t *testing.T) {
 		{name: "success", cmd: Command{Args: []string{"sh", "-c", "cat; echo to-stderr >&2"}, Stdin: "to-stdout\n", Log: log}, wantLog: "to-stdout\nto-stderr\n"},
 		{name: "exit status", cmd: Command{Args: []string{"sh", "-c", "exit 3"}}, wantCode: 3},
 		{name: "environment", cmd: Command{Args: []string{"sh", "-c", `test "$BENCH_X" = y`}, Env: []string{"BENCH_X=y"}}},
-		{name: "timeout kills the group", cmd: Command{Args: []string{"sh", "-c", "sleep 30 & sleep 30"}}, timeout: 200 * time.Millisecond, wantCode: -1, timedOut: true},
+		{name: "timeout stops the group", cmd: Command{Args: []string{"sh", "-c", "sleep 30 & sleep 30"}}, timeout: 200 * time.Millisecond, wantCode: 143, timedOut: true},
+		{name: "timeout kills what ignores TERM", cmd: Command{Args: []string{"sh", "-c", "trap '' TERM; sleep 30"}}, timeout: 200 * time.Millisecond, wantCode: 137, timedOut: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -40,7 +41,7 @@ func TestRun(t *testing.T) {
 			if time.Since(start) > 10*time.Second {
 				t.Errorf("Run took %v", time.Since(start))
 			}
-			if (r.MaxRSS <= 0 && !tt.timedOut) || r.Wall <= 0 {
+			if r.MaxRSS <= 0 || r.Wall <= 0 {
 				t.Errorf("no usage measured: %+v", r)
 			}
 			if tt.wantLog != "" {

@@ -27,7 +27,7 @@ type Result struct {
 	ExitCode int  // -1 when killed by a signal
 	// MaxRSS is the peak resident set of the largest process in the tree:
 	// the command and every descendant it waited for (ru_maxrss of
-	// getrusage(2)); 0 when the command was killed.
+	// getrusage(2)), also when it was killed at the timeout.
 	MaxRSS int64 // bytes
 	// CPU time of the command and its waited-for descendants.
 	UserCPU time.Duration
@@ -42,8 +42,9 @@ type Result struct {
 const timeBin = "/usr/bin/time"
 
 // Run starts c under GNU time in a process group of its own and waits for
-// it. When timeout passes (0: none) or ctx is done, the whole group is
-// killed; Run then returns the Result with TimedOut set, or ctx's error. A
+// it. When timeout passes (0: none) or ctx is done, the group is stopped
+// (SIGTERM, then SIGKILL after killGrace; GNU time last, so that it still
+// reports); Run then returns the Result with TimedOut set, or ctx's error. A
 // command that runs and fails is not an error: see Result.ExitCode.
 func Run(ctx context.Context, c Command, timeout time.Duration) (Result, error) {
 	rusage, err := os.CreateTemp("", "bench-rusage-")
@@ -64,8 +65,15 @@ func Run(ctx context.Context, c Command, timeout time.Duration) (Result, error) 
 	cmd.Env = append(os.Environ(), c.Env...)
 	cmd.Stdin = strings.NewReader(c.Stdin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
+	var escalate *time.Timer
+	cmd.Cancel = func() error {
+		// TERM first: scp, rsync and fcp then stop their ssh and reap it,
+		// so its memory is counted; KILL whatever is left after a while.
+		signalGroup(cmd.Process.Pid, syscall.SIGTERM, true)
+		escalate = time.AfterFunc(killGrace, func() { signalGroup(cmd.Process.Pid, syscall.SIGKILL, true) })
+		return nil
+	}
+	cmd.WaitDelay = killGrace + 5*time.Second
 	if c.Log != "" {
 		log, err := os.OpenFile(c.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
@@ -92,6 +100,10 @@ func Run(ctx context.Context, c Command, timeout time.Duration) (Result, error) 
 			r.MaxRSS = kib * 1024
 		}
 	}
+	if escalate != nil {
+		escalate.Stop()
+		signalGroup(cmd.Process.Pid, syscall.SIGKILL, false) // orphans left behind
+	}
 	if err := ctx.Err(); err != nil {
 		return r, err
 	}
@@ -104,6 +116,21 @@ func Run(ctx context.Context, c Command, timeout time.Duration) (Result, error) 
 		return r, waitErr
 	}
 	return r, nil
+}
+
+// killGrace is how long a command stopped at its timeout may take to exit
+// after SIGTERM before it is killed.
+const killGrace = 2 * time.Second
+
+// signalGroup sends sig to the processes of the process group pgid, whose
+// leader is GNU time; with spareLeader, not to the leader, which then reaps
+// the command, reports its peak memory and exits.
+func signalGroup(pgid int, sig syscall.Signal, spareLeader bool) {
+	for _, pid := range groupMembers(pgid) {
+		if pid != pgid || !spareLeader {
+			syscall.Kill(pid, sig)
+		}
+	}
 }
 
 // Output runs args and returns its stdout; on failure the error holds its

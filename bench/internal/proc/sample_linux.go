@@ -120,18 +120,46 @@ func readStatus(pid int) (status, error) {
 	return st, nil
 }
 
-// CPUTime returns the user and system CPU time pid has used so far.
-func CPUTime(pid int) (time.Duration, error) {
+// groupMembers lists the processes of process group pgid.
+func groupMembers(pgid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if f, err := statFields(pid); err == nil && len(f) > 2 && f[2] == strconv.Itoa(pgid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// statFields returns the fields of /proc/PID/stat after the command name:
+// field 3 of proc(5), the state, comes first.
+func statFields(pid int) ([]string, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	// The command name, field 2, may hold spaces; it ends at the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+		return nil, fmt.Errorf("/proc/%d/stat: malformed", pid)
 	}
-	fields := strings.Fields(string(b[i+1:]))
+	return strings.Fields(string(b[i+1:])), nil
+}
+
+// CPUTime returns the user and system CPU time pid has used so far.
+func CPUTime(pid int) (time.Duration, error) {
+	fields, err := statFields(pid)
+	if err != nil {
+		return 0, err
+	}
 	if len(fields) < 13 {
 		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
 	}

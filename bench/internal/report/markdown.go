@@ -62,6 +62,9 @@ func (r *Results) Markdown(w io.Writer) {
 			fcp, ok1 := r.Cell(link, workload, "fcp")
 			peer, ok2 := r.Cell(link, workload, tool)
 			if !ok1 || !ok2 {
+				if r.omitted(link, workload, tool) != "" {
+					return "–"
+				}
 				return ""
 			}
 			v, bound, ok := Ratio(fcp, peer, r.Settings.Timeout)
@@ -72,8 +75,8 @@ func (r *Results) Markdown(w io.Writer) {
 		})
 	}
 
-	p("\nPeak resident memory in MiB, client / server. Client: the largest process of the tool's process tree " +
-		"(wait4). Server: all processes of the benchmark user together (sshd session, shell, the tool's server side), sampled every 100 ms.\n\n")
+	p("\nPeak resident memory in MiB, client / server, the largest of the runs. Client: the largest process of the tool's process tree " +
+		"(its ru_maxrss, through GNU time). Server: all processes of the benchmark user together (sshd session, shell, the tool's server side), sampled every 100 ms.\n\n")
 	r.table(w, r.Tools, func(link, workload, tool string) string {
 		c, ok := r.Cell(link, workload, tool)
 		if !ok {
@@ -82,7 +85,7 @@ func (r *Results) Markdown(w io.Writer) {
 		return fmt.Sprintf("%s / %s", mib(c.ClientRSS), mib(c.ServerRSS))
 	})
 
-	p("\nEvery run's time in seconds, in round order:\n\n")
+	p("\nEvery run's time in seconds, in round order; for a run stopped at the cap, what it had copied by then:\n\n")
 	r.table(w, r.Tools, func(link, workload, tool string) string {
 		c, ok := r.Cell(link, workload, tool)
 		if !ok {
@@ -93,7 +96,7 @@ func (r *Results) Markdown(w io.Writer) {
 			ts = append(ts, seconds(t))
 		}
 		if c.Capped {
-			ts = append(ts, ">"+capS)
+			ts = append(ts, ">"+capS+partial(c, r.Settings.Timeout))
 		}
 		if bad := c.Runs - c.OK; bad > 0 && !c.Capped {
 			ts = append(ts, fmt.Sprintf("%d failed", bad))
@@ -160,9 +163,13 @@ func (r *Results) method(w io.Writer) {
 		p("- **fcp's first contact** on %s, copying one small file: %s s, of which uploading its agent to the server's cache is most; %s s once it is cached. "+
 			"The tables show later runs, with the agent cached.\n", r.linkLabel(fc.Link), seconds(fc.Seconds), seconds(fc.Cached))
 	}
+	fcpArgs := "no extra arguments"
+	if r.Settings.FcpArgs != "" {
+		fcpArgs = "`" + r.Settings.FcpArgs + "`"
+	}
 	p("- **Settings**: rclone gets `%s` (its defaults are `--transfers 4 --checkers 8`, and it checks every uploaded file "+
-		"by running `md5sum` on the server); fcp gets `%s`; every tool otherwise runs at its defaults (OpenSSH's cipher choice, no compression).\n",
-		r.Settings.RcloneArgs, r.Settings.FcpArgs)
+		"by running `md5sum` on the server); fcp gets %s; every tool otherwise runs at its defaults (OpenSSH's cipher choice, no compression).\n",
+		r.Settings.RcloneArgs, fcpArgs)
 	for _, n := range r.Notes {
 		p("- %s\n", n)
 	}
@@ -170,7 +177,7 @@ func (r *Results) method(w io.Writer) {
 	for _, v := range r.Versions {
 		p("| %s | %s |\n", v.Tool, v.Version)
 	}
-	p("\nCommands (the tree workload on the direct link; `$LAB` holds the keys and configs, `$SRC` the data, `$DST` the destination; every command runs under `ip netns exec fcpb-client`):\n\n```sh\n")
+	p("\nCommands (the tree workload; `$LAB` holds the keys and configs, `$SRC` the data, `$DST` the destination; every command runs under `ip netns exec fcpb-client`):\n\n```sh\n")
 	for _, c := range r.Commands {
 		p("%s\n", c.Line)
 	}
@@ -209,6 +216,26 @@ func timeCell(c Cell, ok bool, capS string) string {
 	}
 	if c.SeededBy != "" {
 		s += "†"
+	}
+	return s
+}
+
+// partial describes what a capped cell had copied when it was stopped.
+func partial(c Cell, timeout float64) string {
+	switch {
+	case c.PartialFiles > 1:
+		return fmt.Sprintf(" (%s files, %.0f/s)", Thousands(c.PartialFiles), float64(c.PartialFiles)/timeout)
+	case c.PartialBytes > 0:
+		return fmt.Sprintf(" (%.0f MB)", float64(c.PartialBytes)/1e6)
+	}
+	return ""
+}
+
+// Thousands formats n with commas between groups of three digits.
+func Thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
 	}
 	return s
 }

@@ -26,7 +26,7 @@ func testResults() *Results {
 		}
 		r.Runs = append(r.Runs, run)
 	}
-	capped := func(run *Run) { run.Capped, run.ExitCode, run.Verified = true, -1, false }
+	capped := func(run *Run) { run.Capped, run.ExitCode, run.Verified, run.PartialFiles = true, 143, false, 1200 }
 	add("direct", "tree", "scp", 20, nil)
 	add("direct", "tree", "scp", 22, nil)
 	add("direct", "tree", "rsync", 4, nil)
@@ -112,7 +112,7 @@ func TestMarkdown(t *testing.T) {
 		"| 20k files | 50 ms RTT | <0.025 | 0.5 |",                // fcp against a capped peer
 		"| no-change | 50 ms RTT | >120† | failed | **0.50** |",   // a wrong copy is a failure
 		"| 20k files | 50 ms RTT | 10 / 0 | 10 / 0 | 10 / 0 |",
-		"| 20k files | 50 ms RTT | >120 | 6.00, 1 failed | 3.00 |", // all runs
+		"| 20k files | 50 ms RTT | >120 (1,200 files, 10/s) | 6.00, 1 failed | 3.00 |", // all runs
 		"† The tool's own copy",
 		"| no-change | no added delay | n/a‡ |  |  |",
 		"‡ Not run: no reason.",

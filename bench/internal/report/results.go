@@ -110,9 +110,12 @@ type Run struct {
 	Start    time.Time `json:"start"`
 	Seconds  float64   `json:"seconds"`
 	Capped   bool      `json:"capped"` // killed at the timeout
-	ExitCode int       `json:"exit_code"`
-	Verified bool      `json:"verified"` // the destination matched the source
-	Error    string    `json:"error,omitempty"`
+	// What a capped run had written by then: regular files and their bytes.
+	PartialFiles int    `json:"partial_files,omitempty"`
+	PartialBytes int64  `json:"partial_bytes,omitempty"`
+	ExitCode     int    `json:"exit_code"`
+	Verified     bool   `json:"verified"` // the destination matched the source
+	Error        string `json:"error,omitempty"`
 	// SeededBy names the tool that made the destination identical before a
 	// no-change run, when the tool's own copy did not finish.
 	SeededBy string `json:"seeded_by,omitempty"`
@@ -139,6 +142,9 @@ type Cell struct {
 	Median   float64 // of the correct runs, in seconds
 	Min, Max float64
 	Times    []float64 // of the correct runs, in order
+	// PartialFiles and PartialBytes are what the first capped run wrote.
+	PartialFiles int
+	PartialBytes int64
 	// Peak memory over the runs, in bytes.
 	ClientRSS, ServerRSS int64
 	SeededBy             string
@@ -165,6 +171,9 @@ func (r *Results) Cell(link, workload, tool string) (c Cell, ok bool) {
 			continue
 		}
 		c.Runs++
+		if run.Capped && !c.Capped {
+			c.PartialFiles, c.PartialBytes = run.PartialFiles, run.PartialBytes
+		}
 		c.Capped = c.Capped || run.Capped
 		c.ClientRSS = max(c.ClientRSS, run.ClientMaxRSS)
 		c.ServerRSS = max(c.ServerRSS, run.ServerRSS)
