@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -73,7 +74,7 @@ func TestConnectionKilledMidTransfer(t *testing.T) {
 
 	cmd := exec.Command(fcpBin, "-vv", "-n", "3", "--chunk-size", "262144", "-e", rsh, src+"/", "host:"+dst)
 	cmd.Env = append(filterEnv(os.Environ(), "HOME", "XDG_CACHE_HOME"), "HOME="+t.TempDir())
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	must(t, cmd.Start())
 	done := make(chan error, 1)
@@ -91,7 +92,7 @@ func TestConnectionKilledMidTransfer(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 		entries, _ := os.ReadDir(pids)
-		if len(entries) < 3 || !tempFileGrowing(dst) {
+		if len(entries) < 3 || !tempFileGrowing(dst) || strings.Count(stderr.String(), "connection joined") < 2 {
 			continue
 		}
 		// The wrapper and then the shell exec, so the pid ends up the
@@ -151,4 +152,23 @@ func tempFileGrowing(dir string) bool {
 		return nil
 	})
 	return found
+}
+
+// lockedBuffer is a bytes.Buffer safe to write from exec's goroutine while
+// the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -91,6 +91,7 @@ func (h *Host) join(ctx context.Context, m endpoint.Host) {
 		return
 	}
 	h.hosts = append(h.hosts, &hostMember{h: m})
+	n := len(h.hosts)
 	eps := append([]*Endpoint(nil), h.eps...)
 	h.mu.Unlock()
 	for _, e := range eps {
@@ -101,6 +102,7 @@ func (h *Host) join(ctx context.Context, m endpoint.Host) {
 		}
 		e.add(ep)
 	}
+	h.logger.Info("connection joined", "connections", n)
 }
 
 // Members returns the number of connections not known to be dead.
