@@ -158,7 +158,7 @@ func (s *session) seed(ctx context.Context, link lab.Link) error {
 	rsync, _ := tool.New("rsync", tool.Options{})
 	inv := rsync.Copy(s.target(link), s.job(wlTree))
 	log := filepath.Join(s.logs, "seed.log")
-	r, err := proc.Run(ctx, proc.Command{Args: lab.Client(inv.Args...), Log: log}, seedTimeout)
+	r, err := proc.Run(ctx, command(inv, log), seedTimeout)
 	if err != nil {
 		return err
 	}
@@ -197,7 +197,7 @@ func (s *session) measure(ctx context.Context, link lab.Link, wl string, t tool.
 	run.Load1 = loadavg()
 	stop := proc.SampleUser(s.lab.UID, 100*time.Millisecond)
 	run.Start = time.Now()
-	r, err := proc.Run(ctx, proc.Command{Args: lab.Client(inv.Args...), Env: inv.Env, Stdin: inv.Stdin, Log: log}, s.o.timeout)
+	r, err := proc.Run(ctx, command(inv, log), s.o.timeout)
 	mem := stop()
 	if err != nil {
 		return run, err
@@ -260,7 +260,7 @@ func (s *session) firstContact(ctx context.Context, link lab.Link) error {
 			return err
 		}
 		log := filepath.Join(s.logs, link.Name+"-fcp-first-contact.log")
-		r, err := proc.Run(ctx, proc.Command{Args: lab.Client(inv.Args...), Env: inv.Env, Log: log}, s.o.timeout)
+		r, err := proc.Run(ctx, command(inv, log), s.o.timeout)
 		if err != nil {
 			return err
 		}
@@ -277,6 +277,18 @@ func (s *session) firstContact(ctx context.Context, link lab.Link) error {
 	}
 	s.res.FirstContact = append(s.res.FirstContact, fc)
 	return nil
+}
+
+// command runs inv in the client namespace, logging to log. SSH_AUTH_SOCK
+// is cleared: every tool authenticates with the lab's key alone, never
+// with keys of an agent the caller may have.
+func command(inv tool.Invocation, log string) proc.Command {
+	return proc.Command{
+		Args:  lab.Client(inv.Args...),
+		Env:   append(slices.Clone(inv.Env), "SSH_AUTH_SOCK="),
+		Stdin: inv.Stdin,
+		Log:   log,
+	}
 }
 
 // clearDst replaces the destination with an empty directory of the

@@ -11,7 +11,17 @@ import (
 	"time"
 )
 
+// needTime skips tests that run commands when GNU time, through which Run
+// starts them, is missing (bench/run.sh installs it).
+func needTime(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(timeBin); err != nil {
+		t.Skipf("%s is missing: %v", timeBin, err)
+	}
+}
+
 func TestRun(t *testing.T) {
+	needTime(t)
 	log := filepath.Join(t.TempDir(), "log")
 	tests := []struct {
 		name     string
@@ -56,6 +66,7 @@ func TestRun(t *testing.T) {
 // TestMaxRSSIsTheCommands checks that a small command is not charged this
 // process's memory, as a direct child started with vfork would be.
 func TestMaxRSSIsTheCommands(t *testing.T) {
+	needTime(t)
 	ballast := make([]byte, 128<<20)
 	for i := range ballast {
 		ballast[i] = 1

@@ -168,7 +168,7 @@ func (r *Results) method(w io.Writer) {
 		fcpArgs = "`" + r.Settings.FcpArgs + "`"
 	}
 	p("- **Settings**: rclone gets `%s` (its defaults are `--transfers 4 --checkers 8`, and it checks every uploaded file "+
-		"by running `md5sum` on the server); fcp gets %s; every tool otherwise runs at its defaults (OpenSSH's cipher choice, no compression).\n",
+		"by running `md5sum` on the server); fcp gets %s; every tool otherwise runs at its defaults (no compression; each SSH client's own cipher choice: chacha20-poly1305 for OpenSSH, AES-128-GCM for Go's); no SSH agent.\n",
 		r.Settings.RcloneArgs, fcpArgs)
 	for _, n := range r.Notes {
 		p("- %s\n", n)
