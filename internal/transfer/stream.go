@@ -105,7 +105,6 @@ func (s *stream) next() { s.buf = s.buf[1:] }
 type merger struct {
 	streams []*stream
 	cur     *stream
-	err     error // first scan error seen, kept so deletion can be disabled
 	errs    []error
 }
 
@@ -123,9 +122,6 @@ func (m *merger) peek(ctx context.Context) (*item, error) {
 		if s.err != nil {
 			if errors.Is(s.err, endpoint.ErrClosed) {
 				return nil, s.err
-			}
-			if m.err == nil {
-				m.err = s.err
 			}
 			m.errs = append(m.errs, s.err)
 			s.err = nil

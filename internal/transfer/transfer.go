@@ -389,7 +389,7 @@ func (e *engine) merge(ctx context.Context, srcs, dsts []*stream) error {
 				continue
 			}
 			if e.o.Delete && !e.noDelete {
-				e.addOp(ctx, opItem{op: wire.Op{Kind: wire.OpRemove, Path: d.path}, typ: d.e.Type, action: ActDelete})
+				e.addOp(opItem{op: wire.Op{Kind: wire.OpRemove, Path: d.path}, typ: d.e.Type, action: ActDelete})
 				markDirty(top)
 			}
 			if d.e.Type == wire.TypeDir {
@@ -451,12 +451,12 @@ func (e *engine) handle(ctx context.Context, s *item, d *wire.Entry, top *dirFra
 		f := &dirFrame{path: s.path, entry: *se}
 		switch {
 		case d == nil || d.Type != wire.TypeDir:
-			e.addOp(ctx, opItem{op: wire.Op{Kind: wire.OpMkdir, Path: s.path, Mode: se.Mode}, typ: wire.TypeDir, action: create(d)})
+			e.addOp(opItem{op: wire.Op{Kind: wire.OpMkdir, Path: s.path, Mode: se.Mode}, typ: wire.TypeDir, action: create(d)})
 			f.needMeta = true
 			markDirty(top)
 		default:
 			if d.Mode&0o700 != 0o700 {
-				e.addOp(ctx, opItem{op: wire.Op{Kind: wire.OpSetMeta, Path: s.path, Mode: d.Mode | 0o700, Mtime: d.Mtime}, typ: wire.TypeDir})
+				e.addOp(opItem{op: wire.Op{Kind: wire.OpSetMeta, Path: s.path, Mode: d.Mode | 0o700, Mtime: d.Mtime}, typ: wire.TypeDir})
 				f.needMeta = true
 			}
 			if d.Mode != se.Mode || d.Mtime != se.Mtime {
@@ -468,12 +468,12 @@ func (e *engine) handle(ctx context.Context, s *item, d *wire.Entry, top *dirFra
 		if d != nil && d.Type == wire.TypeSymlink && d.Target == se.Target {
 			return nil
 		}
-		e.addOp(ctx, opItem{op: wire.Op{Kind: wire.OpSymlink, Path: s.path, Target: se.Target}, typ: wire.TypeSymlink, action: create(d)})
+		e.addOp(opItem{op: wire.Op{Kind: wire.OpSymlink, Path: s.path, Target: se.Target}, typ: wire.TypeSymlink, action: create(d)})
 		markDirty(top)
 	case wire.TypeFile:
 		if d != nil && d.Type == wire.TypeFile && e.sameContent(se, d) {
 			if d.Mode != se.Mode || d.Mtime != se.Mtime {
-				e.addOp(ctx, opItem{op: wire.Op{Kind: wire.OpSetMeta, Path: s.path, Mode: se.Mode, Mtime: se.Mtime}, typ: wire.TypeFile, action: ActMeta})
+				e.addOp(opItem{op: wire.Op{Kind: wire.OpSetMeta, Path: s.path, Mode: se.Mode, Mtime: se.Mtime}, typ: wire.TypeFile, action: ActMeta})
 			}
 			return nil
 		}
@@ -518,7 +518,7 @@ func (e *engine) closeDir(f *dirFrame) {
 	})
 }
 
-func (e *engine) addOp(_ context.Context, it opItem) {
+func (e *engine) addOp(it opItem) {
 	e.ops = append(e.ops, it)
 }
 

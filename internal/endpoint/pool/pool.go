@@ -105,19 +105,6 @@ func (h *Host) join(ctx context.Context, m endpoint.Host) {
 	h.logger.Info("connection joined", "connections", n)
 }
 
-// Members returns the number of connections not known to be dead.
-func (h *Host) Members() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := 0
-	for _, m := range h.hosts {
-		if !m.dead.Load() {
-			n++
-		}
-	}
-	return n
-}
-
 // each calls fn with live members in order until fn returns an error that
 // is not endpoint.ErrClosed.
 func (h *Host) each(fn func(endpoint.Host) error) error {
