@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -104,13 +105,13 @@ Nothing needs to be installed on the remote but a POSIX sh.
 	root.Flags().SortFlags = false
 	copyOpts.addFlags(root)
 	var cpuProfile string
-	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to FILE (for developers)")
+	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to FILE, %p standing for the process id (for developers)")
 	root.PersistentFlags().MarkHidden("cpuprofile")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		if cpuProfile == "" {
 			return nil
 		}
-		f, err := os.Create(cpuProfile)
+		f, err := os.Create(strings.ReplaceAll(cpuProfile, "%p", strconv.Itoa(os.Getpid())))
 		if err != nil {
 			return usageErrorf("--cpuprofile: %w", err)
 		}

@@ -144,8 +144,14 @@ func connectOne(ctx context.Context, op operand, sh *shellOpener, o copyOptions,
 		return nil, withKind(errConn, fmt.Errorf("%s: %w", op.Host, err))
 	}
 	var args []string
-	if o.verbose >= 3 {
-		args = []string{"agent", "-vvv"}
+	if o.verbose >= 3 || o.agentProfile != "" {
+		args = []string{"agent"}
+		if o.verbose >= 3 {
+			args = append(args, "-vvv")
+		}
+		if o.agentProfile != "" {
+			args = append(args, "--cpuprofile", o.agentProfile)
+		}
 	}
 	bin, err := self()
 	if err != nil {

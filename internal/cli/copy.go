@@ -16,6 +16,7 @@ import (
 
 	"github.com/fcp-dev/fcp/internal/agent"
 	"github.com/fcp-dev/fcp/internal/endpoint"
+	"github.com/fcp-dev/fcp/internal/endpoint/remote"
 	"github.com/fcp-dev/fcp/internal/filter"
 	"github.com/fcp-dev/fcp/internal/layout"
 	"github.com/fcp-dev/fcp/internal/progress"
@@ -48,6 +49,8 @@ type copyOptions struct {
 	chunkSize int
 	compress  bool
 	bwlimit   string
+
+	agentProfile string // developers: --cpuprofile for every agent
 }
 
 func (o *copyOptions) addFlags(cmd *cobra.Command) {
@@ -73,6 +76,8 @@ func (o *copyOptions) addFlags(cmd *cobra.Command) {
 	f.IntVar(&o.chunkSize, "chunk-size", 0, "bytes per read/write chunk (default 1 MiB, at most 4 MiB)")
 	f.BoolVarP(&o.compress, "compress", "z", false, "compress file data (zstd) on connections to remote hosts; data that does not compress is sent as is")
 	f.StringVar(&o.bwlimit, "bwlimit", "", "limit the transfer of file data to `RATE` KiB/s, or with a suffix B, K, M or G that unit per second (1.5M); 0 for no limit")
+	f.StringVar(&o.agentProfile, "agent-cpuprofile", "", "make every agent write a CPU profile to `FILE` on its host, %p standing for its process id (for developers)")
+	f.MarkHidden("agent-cpuprofile")
 }
 
 // rules builds the filter rules from the selection flags.
@@ -406,11 +411,14 @@ func formatBytes(n int64) string {
 // each small file costs one round trip, so many are kept in flight: at
 // 50 ms, 192 per connection pass thousands of files a second. The agent
 // accepts 1024 files being written per connection.
-func (o copyOptions) workersFor(remote bool) int {
+func (o copyOptions) workersFor(isRemote bool) int {
 	switch {
+	case o.workers > 0 && isRemote:
+		// More would only make the agents refuse files.
+		return min(o.workers, remote.MaxWriters*o.connections())
 	case o.workers > 0:
 		return o.workers
-	case remote:
+	case isRemote:
 		return 192 * o.connections()
 	}
 	return 64

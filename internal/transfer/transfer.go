@@ -138,11 +138,13 @@ func Run(ctx context.Context, dst endpoint.Endpoint, jobs []Job, o Options) (Sta
 	e.limit = newLimiter(o.BandwidthLimit, o.ChunkSize)
 	e.workers, e.wctx = errgroup.WithContext(sctx)
 	e.workers.SetLimit(o.Workers)
+	e.tasks = make(chan fileTask)
 
 	runErr := e.merge(e.wctx, srcStreams, dstStreams)
 	if runErr != nil {
 		cancel()
 	}
+	close(e.tasks)
 	werr := e.workers.Wait()
 	if runErr == nil && werr == nil {
 		runErr = e.finish(ctx)
@@ -211,6 +213,7 @@ type engine struct {
 
 	workers *errgroup.Group
 	wctx    context.Context
+	tasks   chan fileTask // files for idle workers; closed after the merge
 
 	ops      []opItem   // namespace ops not yet applied
 	held     []fileTask // files waiting for ops to be applied
@@ -611,7 +614,9 @@ func (e *engine) finish(ctx context.Context) error {
 	return nil
 }
 
-// startFile hands t to a worker, waiting for a free one.
+// startFile hands t to a worker, waiting for a free one. Workers live
+// until the merge ends, taking one file after another, so a file costs
+// no new goroutine (and no new stack to grow) once Options.Workers run.
 func (e *engine) startFile(t fileTask) {
 	if e.underFailed(t.path) {
 		return
@@ -620,19 +625,39 @@ func (e *engine) startFile(t fileTask) {
 		e.event(Event{Action: t.action, Path: t.path, Type: wire.TypeFile, Bytes: t.entry.Size})
 		return
 	}
-	e.workers.Go(func() error {
+	select {
+	case e.tasks <- t: // an idle worker
+		return
+	default:
+	}
+	if e.workers.TryGo(func() error { return e.work(t) }) {
+		return
+	}
+	select {
+	case e.tasks <- t:
+	case <-e.wctx.Done(): // the run failed: t is dropped with it
+	}
+}
+
+// work copies t and then every file handed to it, until the merge ends or
+// a fatal error.
+func (e *engine) work(t fileTask) error {
+	for {
 		n, err := e.copyFile(e.wctx, t)
 		if err != nil {
 			if fatal(e.wctx, err) {
 				return fmt.Errorf("%s: %w", t.path, err)
 			}
 			e.fail(t.path, wire.TypeFile, err)
+		} else {
+			e.o.Counters.AddFile()
+			e.event(Event{Action: t.action, Path: t.path, Type: wire.TypeFile, Bytes: n})
+		}
+		var ok bool
+		if t, ok = <-e.tasks; !ok {
 			return nil
 		}
-		e.o.Counters.AddFile()
-		e.event(Event{Action: t.action, Path: t.path, Type: wire.TypeFile, Bytes: n})
-		return nil
-	})
+	}
 }
 
 // fatal reports whether err should stop the whole run.

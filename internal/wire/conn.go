@@ -45,21 +45,39 @@ func NewConn(r io.Reader, w io.Writer) *Conn {
 // payload may be reused once Send returns. Once writing to the stream fails,
 // every later Send fails.
 func (c *Conn) Send(id uint32, m Message) error {
-	b, ok := m.(body)
-	if !ok {
-		return fmt.Errorf("wire: send %T: not a wire message", m)
-	}
-	if err := b.Validate(); err != nil {
-		return fmt.Errorf("send %v: %w", b.Kind(), err)
+	return c.SendAll(id, m)
+}
+
+// SendAll is Send for several messages under the same request id: they
+// are validated first (one invalid message and nothing is written), then
+// written back to back and flushed once, so they leave in one write of
+// the stream rather than one each. A message whose body exceeds MaxFrame
+// fails with ErrTooLarge after the ones before it were written.
+func (c *Conn) SendAll(id uint32, ms ...Message) error {
+	bodies := make([]body, len(ms))
+	for i, m := range ms {
+		b, ok := m.(body)
+		if !ok {
+			return fmt.Errorf("wire: send %T: not a wire message", m)
+		}
+		if err := b.Validate(); err != nil {
+			return fmt.Errorf("send %v: %w", b.Kind(), err)
+		}
+		bodies[i] = b
 	}
 	c.waiting.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.waiting.Add(-1)
-	err := c.writeFrame(id, b)
+	var err error
+	for _, b := range bodies {
+		if err = c.writeFrame(id, b); err != nil {
+			break
+		}
+	}
 	if c.waiting.Load() == 0 {
 		if ferr := c.bw.Flush(); ferr != nil && err == nil {
-			err = fmt.Errorf("wire: send %v: %w", b.Kind(), ferr)
+			err = fmt.Errorf("wire: send %v: %w", bodies[len(bodies)-1].Kind(), ferr)
 		}
 	}
 	return err

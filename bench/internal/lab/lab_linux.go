@@ -75,10 +75,13 @@ type Lab struct {
 
 // Setup builds the lab. On error, whatever was built is removed.
 func Setup(ctx context.Context, cfg Config) (l *Lab, err error) {
-	l = &Lab{cfg: cfg}
+	// The returns below name nil for the lab, so the cleanup holds its own
+	// reference to what was built.
+	built := &Lab{cfg: cfg}
+	l = built
 	defer func() {
 		if err != nil {
-			l.Close()
+			built.Close()
 			l = nil
 		}
 	}()

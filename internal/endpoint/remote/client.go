@@ -235,10 +235,11 @@ func (c *Client) newID() uint32 {
 }
 
 // request makes id pending as a call expecting want and then sends req
-// under it. size is the number of frames the call can be sent before it
+// under it, after the messages of before (sent together with it, see
+// sendAll). size is the number of frames the call can be sent before it
 // takes them: 1 for a single answer, more for a stream. On error nothing
-// was sent and nothing is pending.
-func (c *Client) request(id uint32, req wire.Message, want wire.Kind, size int) (*call, error) {
+// is pending.
+func (c *Client) request(id uint32, req wire.Message, want wire.Kind, size int, before ...wire.Message) (*call, error) {
 	cl := &call{kind: req.Kind(), want: want, stream: size > 1, ch: make(chan wire.Message, size)}
 	c.mu.Lock()
 	if c.pending == nil {
@@ -247,7 +248,7 @@ func (c *Client) request(id uint32, req wire.Message, want wire.Kind, size int) 
 	}
 	c.pending[id] = cl
 	c.mu.Unlock()
-	if err := c.send(id, req); err != nil {
+	if err := c.sendAll(id, append(before, req)...); err != nil {
 		c.mu.Lock()
 		delete(c.pending, id)
 		c.mu.Unlock()
@@ -261,12 +262,18 @@ func (c *Client) request(id uint32, req wire.Message, want wire.Kind, size int) 
 // endpoint.ErrInvalidPath as the agent's refusal would; any other failure
 // loses the connection and fails the client.
 func (c *Client) send(id uint32, m wire.Message) error {
+	return c.sendAll(id, m)
+}
+
+// sendAll is send for several frames under id, written and flushed
+// together (wire.Conn.SendAll).
+func (c *Client) sendAll(id uint32, ms ...wire.Message) error {
 	select {
 	case <-c.dead:
 		return c.failure()
 	default:
 	}
-	err := c.conn.Send(id, m)
+	err := c.conn.SendAll(id, ms...)
 	switch {
 	case err == nil:
 		return nil

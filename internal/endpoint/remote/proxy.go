@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -233,11 +234,11 @@ func (p *proxy) create(ctx context.Context, rel string, size int64, share string
 	if err := ctx.Err(); err != nil {
 		return nil, opError("create", rel, err)
 	}
-	id := p.c.newID()
-	if err := p.c.send(id, &wire.CreateReq{Root: p.root, Path: rel, Size: max(size, 0), Share: share, Part: part}); err != nil {
-		return nil, opError("create", rel, err)
+	req := &wire.CreateReq{Root: p.root, Path: rel, Size: max(size, 0), Share: share, Part: part}
+	if err := req.Validate(); err != nil {
+		return nil, opError("create", rel, fmt.Errorf("%w: %v", endpoint.ErrInvalidPath, err))
 	}
-	return &fileWriter{c: p.c, id: id, path: rel}, nil
+	return &fileWriter{c: p.c, id: p.c.newID(), path: rel, size: size, held: []wire.Message{req}}, nil
 }
 
 // Close implements endpoint.Endpoint, releasing the root handle on the
@@ -255,12 +256,20 @@ func (p *proxy) Close() error {
 }
 
 // fileWriter is a file being created on the agent, named by the id of its
-// CreateReq. Write and Abort send a frame and return without waiting;
+// CreateReq. Write and Abort send frames and return without waiting;
 // Commit waits for the agent's Result.
+//
+// The CreateReq is held until the first frame that must leave, and a
+// Write of the whole file is held until Commit, so a small file crosses
+// as one write of the stream (create, data, commit) and a file aborted
+// before any frame left costs nothing on the wire (unless it is shared:
+// see Abort).
 type fileWriter struct {
 	c       *Client
 	id      uint32
 	path    string
+	size    int64          // as given to Create
+	held    []wire.Message // frames not sent yet, oldest first
 	state   writerState
 	verdict verdict // whether the file's data compresses, as far as seen
 }
@@ -294,7 +303,18 @@ func (w *fileWriter) Write(ctx context.Context, off int64, data []byte, sum wire
 			defer z.release(payload)
 		}
 	}
-	if err := w.c.send(w.id, m); err != nil {
+	if off == 0 && int64(len(data)) == w.size && len(w.held) == 1 {
+		// The whole file: keep it for Commit (data is the caller's and
+		// stays unchanged until then; a compressed payload is ours).
+		if m.Compressed {
+			m.Data = bytes.Clone(m.Data)
+		}
+		w.held = append(w.held, m)
+		return nil
+	}
+	held := w.held
+	w.held = nil
+	if err := w.c.sendAll(w.id, append(held, m)...); err != nil {
 		return opError("write", w.path, err)
 	}
 	return nil
@@ -311,7 +331,9 @@ func (w *fileWriter) Commit(ctx context.Context, size int64, mode uint32, mtime 
 		return opError("commit", w.path, err)
 	}
 	req := &wire.CommitReq{Size: size, Mode: mode, Mtime: mtime}
-	cl, err := w.c.request(w.id, req, wire.KindResult, 1)
+	held := w.held
+	w.held = nil
+	cl, err := w.c.request(w.id, req, wire.KindResult, 1, held...)
 	if err != nil {
 		return opError("commit", w.path, err)
 	}
@@ -330,7 +352,14 @@ func (w *fileWriter) Abort() error {
 		return nil
 	}
 	w.state = writerAborted
-	err := w.c.send(w.id, &wire.AbortReq{})
+	held := w.held
+	w.held = nil
+	if held != nil && held[0].(*wire.CreateReq).Share == "" {
+		return nil // the agent never heard of this file
+	}
+	// A shared file's temporary file may hold other writers' data: the
+	// agent removes it on this abort even when nothing was written here.
+	err := w.c.sendAll(w.id, append(held[:min(len(held), 1)], &wire.AbortReq{})...)
 	if err != nil && !errors.Is(err, endpoint.ErrClosed) {
 		return opError("abort", w.path, err)
 	}

@@ -18,12 +18,12 @@ const (
 	// maxReads bounds the ReadReqs served at once; the read loop stops
 	// taking frames while all are busy, which pushes back on the peer.
 	maxReads = 16
-	// maxWriters bounds the files being created at once. A CreateReq
-	// beyond it fails (at its commit) with CodeInvalid.
-	maxWriters = 1024
+	// MaxWriters bounds the files being created at once through one
+	// agent. A CreateReq beyond it fails (at its commit) with CodeInvalid.
+	MaxWriters = 1024
 	// maxTracked bounds the file ids tracked at once, failed ones
 	// included; a peer that exceeds it is broken.
-	maxTracked = 16 * maxWriters
+	maxTracked = 16 * MaxWriters
 	// maxRoots bounds the open root handles.
 	maxRoots = 1024
 
@@ -389,9 +389,9 @@ func (s *server) create(ctx context.Context, m *wire.CreateReq) *writer {
 		r := unknownRoot(m.Root)
 		return &writer{path: m.Path, err: endpoint.FromCode(r.Code, r.Msg)}
 	}
-	if s.open >= maxWriters {
+	if s.open >= MaxWriters {
 		return &writer{path: m.Path, err: endpoint.FromCode(wire.CodeInvalid,
-			fmt.Sprintf("create %s: more than %d files being created", m.Path, maxWriters))}
+			fmt.Sprintf("create %s: more than %d files being created", m.Path, MaxWriters))}
 	}
 	var fw endpoint.FileWriter
 	var err error

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -144,13 +145,16 @@ func TestServeReturnsNilWhenClientCloses(t *testing.T) {
 	s, ep := openRemote(t, dir)
 	ctx := t.Context()
 
-	w, err := ep.Create(ctx, "pending", 3)
+	// Half of the file, so that it reaches the agent (a whole small file
+	// is held until Commit).
+	w, err := ep.Create(ctx, "pending", 6)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Write(ctx, 0, []byte("abc"), blake3.Sum256([]byte("abc"))); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, func() bool { names, _ := os.ReadDir(dir); return len(names) == 1 })
 	if err := s.client.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -169,6 +173,70 @@ func TestServeReturnsNilWhenClientCloses(t *testing.T) {
 	}
 	if err := w.Commit(ctx, 3, 0o644, 0); !errors.Is(err, endpoint.ErrClosed) {
 		t.Errorf("Commit after Close = %v, want endpoint.ErrClosed", err)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after a few seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 5s")
+		}
+	}
+}
+
+func TestAbortOfSharedFileRemovesItsTemp(t *testing.T) {
+	dir := t.TempDir()
+	_, ep := openRemote(t, dir)
+	ctx := t.Context()
+	const share = "0123456789abcdef"
+	part, err := ep.CreateShared(ctx, "f", 6, share, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := part.Write(ctx, 0, []byte("abc"), blake3.Sum256([]byte("abc"))); err != nil {
+		t.Fatal(err)
+	}
+	temp := filepath.Join(dir, ".fcp-f."+share+".tmp")
+	waitFor(t, func() bool { _, err := os.Lstat(temp); return err == nil })
+
+	// Another writer of the share that never wrote: its abort must still
+	// reach the agent and remove the temporary file.
+	other, err := ep.CreateShared(ctx, "f", 0, share, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { _, err := os.Lstat(temp); return errors.Is(err, fs.ErrNotExist) })
+	part.Abort()
+}
+
+func TestAbortBeforeAnythingLeftLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	_, ep := openRemote(t, dir)
+	ctx := t.Context()
+	w, err := ep.Create(ctx, "small", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(ctx, 0, []byte("abc"), blake3.Sum256([]byte("abc"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFile(ctx, ep, "after", []byte("x"), 0o600, 0); err != nil {
+		t.Fatal(err) // a round trip: the agent has seen everything sent before
+	}
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 1 || names[0].Name() != "after" {
+		t.Errorf("root holds %v, want only after", names)
 	}
 }
 
@@ -1057,32 +1125,37 @@ func TestOpenFilesBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A file reaches the agent with its first frame that must leave: a
+	// write of part of it.
 	create := func(name string) endpoint.FileWriter {
 		t.Helper()
-		w, err := ep.Create(ctx, name, 0)
+		w, err := ep.Create(ctx, name, 2)
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(ctx, 0, []byte{1}, blake3.Sum256([]byte{1})); err != nil {
 			t.Fatal(err)
 		}
 		return w
 	}
-	writers := make([]endpoint.FileWriter, maxWriters)
+	writers := make([]endpoint.FileWriter, MaxWriters)
 	for i := range writers {
 		writers[i] = create(fmt.Sprintf("f%d", i))
 	}
-	if err := create("one-too-many").Commit(ctx, 0, 0o644, 0); !errors.Is(err, endpoint.ErrInvalidPath) {
+	if err := create("one-too-many").Commit(ctx, 1, 0o644, 0); !errors.Is(err, endpoint.ErrInvalidPath) {
 		t.Errorf("commit beyond the limit = %v, want endpoint.ErrInvalidPath", err)
 	}
-	if err := writers[0].Commit(ctx, 0, 0o644, 0); err != nil {
+	if err := writers[0].Commit(ctx, 1, 0o644, 0); err != nil {
 		t.Fatal(err)
 	}
 	writers[1].Abort()
 	for _, name := range []string{"again1", "again2"} {
-		if err := create(name).Commit(ctx, 0, 0o644, 0); err != nil {
+		if err := create(name).Commit(ctx, 1, 0o644, 0); err != nil {
 			t.Errorf("commit after others ended: %v", err)
 		}
 	}
 	for _, w := range writers[2:] {
-		if err := w.Commit(ctx, 0, 0o644, 0); err != nil {
+		if err := w.Commit(ctx, 1, 0o644, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
