@@ -24,6 +24,10 @@ import (
 
 // newResults starts the results with everything known before the runs.
 func (s *session) newResults(spec workload.Spec, tools, workloads []string, checks []lab.Check) *report.Results {
+	where := "Source and destination are on one tmpfs (the disk of the reference machine varied threefold between identical runs)."
+	if s.o.disk {
+		where = "Source and destination are on the same disk."
+	}
 	r := &report.Results{
 		Date:    time.Now(),
 		Quick:   s.o.quick,
@@ -35,9 +39,9 @@ func (s *session) newResults(spec workload.Spec, tools, workloads []string, chec
 			RcloneArgs: s.o.rcloneArgs, FcpArgs: s.o.fcpArgs,
 		},
 		Data: fmt.Sprintf("one file of %s of random bytes; a tree of %s files of %s–%s (uniform, %.0f MB in total) "+
-			"in %d × %d directories; generated from seed %d. Source and destination are on the same disk.",
+			"in %d × %d directories; generated from seed %d. %s",
 			size(spec.FileBytes), report.Thousands(spec.TreeFiles()), size(int64(spec.MinFile)), size(int64(spec.MaxFile)),
-			float64(s.digests[wlTree].Bytes)/1e6, spec.Dirs, spec.Subdirs, spec.Seed),
+			float64(s.digests[wlTree].Bytes)/1e6, spec.Dirs, spec.Subdirs, spec.Seed, where),
 	}
 	labels := map[string]string{
 		wlFile:     size(spec.FileBytes) + " file",
