@@ -73,6 +73,16 @@ func newBody(k Kind) body {
 		return new(CommitReq)
 	case KindAbortReq:
 		return new(AbortReq)
+	case KindCopyData:
+		return new(CopyData)
+	case KindSumsReq:
+		return new(SumsReq)
+	case KindSumsResp:
+		return new(SumsResp)
+	case KindDeltaReq:
+		return new(DeltaReq)
+	case KindDeltaResp:
+		return new(DeltaResp)
 	}
 	return nil
 }
@@ -123,6 +133,16 @@ func (k Kind) String() string {
 		return "CommitReq"
 	case KindAbortReq:
 		return "AbortReq"
+	case KindCopyData:
+		return "CopyData"
+	case KindSumsReq:
+		return "SumsReq"
+	case KindSumsResp:
+		return "SumsResp"
+	case KindDeltaReq:
+		return "DeltaReq"
+	case KindDeltaResp:
+		return "DeltaResp"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -600,7 +620,8 @@ func (m *CreateReq) appendBody(b []byte) (head, tail []byte) {
 	b = appendString(b, m.Path)
 	b = binary.AppendVarint(b, m.Size)
 	b = appendString(b, m.Share)
-	return appendBool(b, m.Part), nil
+	b = appendBool(b, m.Part)
+	return append(b, byte(m.Basis)), nil
 }
 
 func (m *CreateReq) decode(d *decoder) {
@@ -609,6 +630,7 @@ func (m *CreateReq) decode(d *decoder) {
 	m.Size = d.varint("Size")
 	m.Share = d.string(MaxShare, "Share")
 	m.Part = d.bool("Part")
+	m.Basis = Basis(d.byte("Basis"))
 }
 
 func (m *Data) appendBody(b []byte) (head, tail []byte) {
@@ -639,6 +661,6 @@ func (m *CommitReq) decode(d *decoder) {
 	m.Mtime = d.varint("Mtime")
 }
 
-func (m *AbortReq) appendBody(b []byte) (head, tail []byte) { return b, nil }
+func (m *AbortReq) appendBody(b []byte) (head, tail []byte) { return appendBool(b, m.Keep), nil }
 
-func (m *AbortReq) decode(*decoder) {}
+func (m *AbortReq) decode(d *decoder) { m.Keep = d.bool("Keep") }

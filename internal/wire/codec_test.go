@@ -90,6 +90,18 @@ func smallSamples() []sample {
 		{"Data/compressed at max offset", &Data{Off: math.MaxInt64 - MaxChunk, Data: []byte{0}, Compressed: true, RawLen: MaxChunk}},
 		{"CommitReq", &CommitReq{Size: 12, Mode: 0o644, Mtime: math.MaxInt64}},
 		{"AbortReq", &AbortReq{}},
+		{"AbortReq/keep", &AbortReq{Keep: true}},
+		{"CreateReq/basis", &CreateReq{Root: 2, Path: "f", Size: 10, Basis: BasisPartial}},
+		{"CopyData", &CopyData{Off: 1 << 40, BasisOff: 7, Len: MaxDeltaLen, Sum: fullSum()}},
+		{"SumsReq", &SumsReq{Root: 1, Path: "a/b", Basis: BasisAny, BlockSize: 700, Off: 1400, Count: MaxBlocks}},
+		{"SumsResp", &SumsResp{Basis: BasisFile, Size: 1 << 30, Blocks: []Block{{Weak: 1, Strong: [16]byte{2}}, {Weak: math.MaxUint32, Strong: [16]byte{15: 0xff}}}}},
+		{"SumsResp/empty", &SumsResp{Basis: BasisPartial}},
+		{"DeltaReq", &DeltaReq{Root: 3, Path: "f", Off: 4 << 20, Len: MaxDeltaLen, BlockSize: MaxBlock, First: 1 << 20, Blocks: []Block{{Weak: 9}}}},
+		{"DeltaResp", &DeltaResp{Size: 100, Mtime: -1, Ops: []DeltaOp{
+			{Off: 10, BasisOff: -1, Len: 3, Data: []byte("abc"), Sum: fullSum()},
+			{Off: 13, BasisOff: 0, Len: 87, Sum: fullSum()},
+		}}},
+		{"DeltaResp/empty", &DeltaResp{}},
 	}
 }
 
@@ -339,6 +351,20 @@ func TestDecodeErrors(t *testing.T) {
 		{"Data compressed empty", KindData, enc(&Data{Compressed: true, RawLen: 1}), "empty compressed payload"},
 		{"Data compressed RawLen over MaxChunk", KindData, enc(&Data{Data: []byte("x"), Compressed: true, RawLen: MaxChunk + 1}), "not in 1..4194304"},
 		{"CommitReq negative size", KindCommitReq, enc(&CommitReq{Size: -1}), "negative size"},
+		{"CreateReq basis", KindCreateReq, enc(&CreateReq{Path: "f", Basis: BasisAny}), "basis 3"},
+		{"SumsReq no basis", KindSumsReq, enc(&SumsReq{Path: "f", BlockSize: 700}), "basis 0"},
+		{"SumsReq block size", KindSumsReq, enc(&SumsReq{Path: "f", Basis: BasisFile, BlockSize: 1}), "block size 1 not in"},
+		{"SumsReq unaligned", KindSumsReq, enc(&SumsReq{Path: "f", Basis: BasisFile, BlockSize: 700, Off: 5}), "not a block boundary"},
+		{"SumsReq traversal", KindSumsReq, enc(&SumsReq{Path: "../f", Basis: BasisFile, BlockSize: 700}), ".."},
+		{"SumsResp any", KindSumsResp, enc(&SumsResp{Basis: BasisAny}), "basis 3"},
+		{"DeltaReq too long", KindDeltaReq, enc(&DeltaReq{Path: "f", Len: MaxDeltaLen + 1, BlockSize: 700}), "exceed"},
+		{"DeltaReq overflow", KindDeltaReq, enc(&DeltaReq{Path: "f", Off: math.MaxInt64, Len: 2, BlockSize: 700}), "bad range"},
+		{"DeltaResp gap", KindDeltaResp, enc(&DeltaResp{Ops: []DeltaOp{{Off: 0, BasisOff: 0, Len: 1}, {Off: 2, BasisOff: 0, Len: 1}}}), "does not follow"},
+		{"DeltaResp literal length", KindDeltaResp, enc(&DeltaResp{Ops: []DeltaOp{{BasisOff: -1, Len: 2, Data: []byte("x")}}}), "1 literal bytes for length 2"},
+		{"DeltaResp copy with data", KindDeltaResp, enc(&DeltaResp{Ops: []DeltaOp{{BasisOff: 0, Len: 1, Data: []byte("x")}}}), "bad copy"},
+		{"DeltaResp empty op", KindDeltaResp, enc(&DeltaResp{Ops: []DeltaOp{{BasisOff: 0}}}), "length 0 not in"},
+		{"CopyData empty", KindCopyData, enc(&CopyData{}), "length 0 not in"},
+		{"CopyData negative basis", KindCopyData, enc(&CopyData{BasisOff: -1, Len: 1}), "bad basis offset"},
 		{"CommitReq mode", KindCommitReq, enc(&CommitReq{Mode: 0o170000}), "mode 0170000"},
 	}
 	for _, tt := range tests {

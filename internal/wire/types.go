@@ -4,11 +4,12 @@ import "errors"
 
 // Protocol versions this build speaks. A peer whose range does not overlap
 // [MinVersion, Version] is refused with ErrVersion. Version 2 added the
-// compression fields of ReadReq, ReadResp and Data, which changed their
-// encoding, so version 1 is no longer spoken.
+// compression fields of ReadReq, ReadResp and Data; version 3 the delta
+// messages (SumsReq, DeltaReq, CopyData) and fields of CreateReq and
+// AbortReq. Both changed encodings, so only version 3 is spoken.
 const (
-	Version    uint16 = 2
-	MinVersion uint16 = 2
+	Version    uint16 = 3
+	MinVersion uint16 = 3
 )
 
 // Magic starts every connection, in both directions. Like PNG's signature
@@ -67,6 +68,11 @@ const (
 	KindData      Kind = 51 // no response; errors surface at Commit
 	KindCommitReq Kind = 52 // answered by Result
 	KindAbortReq  Kind = 53 // no response
+	KindCopyData  Kind = 54 // no response; errors surface at Commit
+	KindSumsReq   Kind = 60
+	KindSumsResp  Kind = 61
+	KindDeltaReq  Kind = 62
+	KindDeltaResp Kind = 63
 )
 
 // Message is implemented by every message type in this package.
@@ -292,12 +298,17 @@ type ApplyResp struct {
 // opens the same temporary file. Exactly one of them (Part false) commits
 // it, after every Part has committed; a Part's commit only flushes and
 // reports its errors.
+//
+// With Basis set, CopyData frames may copy ranges of that basis (the file
+// now at Path, or the partial file an interrupted run left for it) into
+// the new file.
 type CreateReq struct {
 	Root  uint32
 	Path  string
 	Size  int64  // expected final size, a hint for preallocation
 	Share string // empty, or a token of lowercase hex digits (see ValidShare)
 	Part  bool   // this writer writes ranges of a shared file and never renames it
+	Basis Basis  // BasisNone, BasisFile or BasisPartial
 }
 
 // Data carries bytes for the file being created under the frame's id, at
@@ -321,8 +332,12 @@ type CommitReq struct {
 	Mtime int64
 }
 
-// AbortReq discards the file being created under the frame's id.
-type AbortReq struct{}
+// AbortReq ends the file being created under the frame's id without
+// committing it. The data written so far is discarded, or with Keep, kept
+// as the file's partial file for a later run to resume from.
+type AbortReq struct {
+	Keep bool
+}
 
 func (*Hello) Kind() Kind     { return KindHello }
 func (*Result) Kind() Kind    { return KindResult }
@@ -345,3 +360,8 @@ func (*CreateReq) Kind() Kind { return KindCreateReq }
 func (*Data) Kind() Kind      { return KindData }
 func (*CommitReq) Kind() Kind { return KindCommitReq }
 func (*AbortReq) Kind() Kind  { return KindAbortReq }
+func (*CopyData) Kind() Kind  { return KindCopyData }
+func (*SumsReq) Kind() Kind   { return KindSumsReq }
+func (*SumsResp) Kind() Kind  { return KindSumsResp }
+func (*DeltaReq) Kind() Kind  { return KindDeltaReq }
+func (*DeltaResp) Kind() Kind { return KindDeltaResp }

@@ -296,6 +296,9 @@ func (m *CreateReq) Validate() error {
 	if m.Part && m.Share == "" {
 		return fmt.Errorf("%w: CreateReq of %q: a part without a share", ErrProtocol, m.Path)
 	}
+	if m.Basis > BasisPartial {
+		return fmt.Errorf("%w: CreateReq of %q: basis %d", ErrProtocol, m.Path, m.Basis)
+	}
 	return nil
 }
 
