@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"errors"
 	"io"
 	"net"
 	"strconv"
@@ -138,12 +137,8 @@ func (p *faultProxy) pump(c *proxyConn, dst, src net.Conn, limit int64) {
 		c.cut()
 		return
 	}
-	_, err := io.CopyN(dst, src, limit)
-	if err == nil || !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
-		if c.cut() {
-			p.cuts.Add(1)
-		}
-		return
+	if _, err := io.CopyN(dst, src, limit); err == nil && c.cut() {
+		p.cuts.Add(1)
 	}
 	c.cut()
 }

@@ -32,7 +32,7 @@ func BlockSize(n int64) int {
 	for r > 0 && r > n/r {
 		r--
 	}
-	for (r+1) <= n/(r+1) {
+	for (r + 1) <= n/(r+1) {
 		r++
 	}
 	if r >= MaxBlock {

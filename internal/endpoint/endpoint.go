@@ -71,6 +71,25 @@ type Chunk struct {
 	Mtime int64    // file mtime after the read, ns
 }
 
+// ResumeMin is the least a suspended file must hold to be kept as a
+// partial file (FileWriter.Suspend); callers look for partial files of
+// files this size or larger.
+const ResumeMin = 1 << 20
+
+// Sums is the result of Endpoint.Sums.
+type Sums struct {
+	Basis  wire.Basis // the basis used: wire.BasisFile or wire.BasisPartial
+	Size   int64      // its size
+	Blocks []wire.Block
+}
+
+// DeltaChunk is the result of Endpoint.Delta.
+type DeltaChunk struct {
+	Ops   []wire.DeltaOp
+	Size  int64 // file size after the read
+	Mtime int64 // file mtime after the read, ns
+}
+
 // Endpoint is a directory tree rooted at one directory. Every path argument
 // and every Entry.Path is relative to the root and must satisfy
 // wire.ValidPath; implementations refuse others with ErrInvalidPath.
@@ -109,6 +128,27 @@ type Endpoint interface {
 	// the file on disk rather than what it wrote itself.
 	CreateShared(ctx context.Context, rel string, size int64, share string, part bool) (FileWriter, error)
 
+	// CreateFrom is Create for a file rebuilt from a basis the endpoint
+	// already has (wire.BasisFile: the file now at rel; wire.BasisPartial:
+	// the partial file an interrupted run kept for rel): its writer's Copy
+	// copies ranges of that basis. A missing basis fails with an error
+	// matching fs.ErrNotExist.
+	CreateFrom(ctx context.Context, rel string, size int64, basis wire.Basis) (FileWriter, error)
+
+	// Sums returns the signature of up to count blocks of blockSize bytes
+	// of rel's basis (see CreateFrom; wire.BasisAny picks the partial file
+	// when there is one), starting at off, a multiple of blockSize. Only
+	// whole blocks are returned. No such basis is an error matching
+	// fs.ErrNotExist.
+	Sums(ctx context.Context, rel string, basis wire.Basis, blockSize int, off int64, count int) (Sums, error)
+
+	// Delta matches the bytes [off, off+n) of the regular file rel
+	// (n <= wire.MaxDeltaLen) against blocks, the blocks of a basis
+	// starting at basis offset first, and returns ops that rebuild those
+	// bytes from the basis and literal data, in order and without gaps;
+	// they cover fewer than n bytes only where the file ends.
+	Delta(ctx context.Context, rel string, off int64, n int, blockSize int, first int64, blocks []wire.Block) (DeltaChunk, error)
+
 	// Apply performs ops in order and returns one error (or nil) per op.
 	// The second result is a failure of the call as a whole (a lost
 	// connection), after which the per-op results are unknown.
@@ -129,7 +169,17 @@ type FileWriter interface {
 	// (07777 bits) and mtime (ns), and atomically replaces whatever is at
 	// the path (a file or symlink; a directory is removed first).
 	Commit(ctx context.Context, size int64, mode uint32, mtime int64) error
+	// Copy stores n bytes (n <= wire.MaxDeltaLen) of the writer's basis
+	// (see Endpoint.CreateFrom), read at basisOff, at off, after checking
+	// them against sum; a mismatch, or a writer without a basis, fails
+	// with ErrMismatch.
+	Copy(ctx context.Context, off, basisOff int64, n int, sum wire.Sum) error
 	// Abort discards the file. It is safe after Commit (then it does
 	// nothing) and may be called more than once.
 	Abort() error
+	// Suspend is Abort for an interrupted run: what was written is kept
+	// as rel's partial file, hidden beside it, for a later run to resume
+	// from (see wire.BasisPartial), where the file system allows; a file
+	// with too little written to be worth resuming is discarded.
+	Suspend() error
 }

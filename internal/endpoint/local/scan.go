@@ -126,6 +126,9 @@ func (s *scanner) walk(parent dir, name, p string, fi fs.FileInfo, sub *dir) err
 	}
 	slices.Sort(names)
 	for _, childName := range names {
+		if isLeftover(childName) {
+			continue // fcp's own temporary and partial files
+		}
 		child := wire.Join(p, childName)
 		if s.tooLong(child) {
 			return fmt.Errorf("scan %s: %w: path longer than %d bytes", s.path(p), endpoint.ErrInvalidPath, wire.MaxPath)

@@ -77,6 +77,21 @@ func (s *sharedWriter) Commit(ctx context.Context, size int64, mode uint32, mtim
 
 func (s *sharedWriter) Abort() error { return s.w.Abort() }
 
+func (s *sharedWriter) Copy(ctx context.Context, off, basisOff int64, n int, sum wire.Sum) error {
+	return s.w.Copy(ctx, off, basisOff, n, sum)
+}
+
+// Suspend keeps the file as a partial file, judged by its size on disk
+// since parts wrote ranges of it too.
+func (s *sharedWriter) Suspend() error {
+	if s.w.f != nil && s.w.err == nil {
+		if fi, err := s.w.f.Stat(); err == nil {
+			s.w.end = max(s.w.end, fi.Size())
+		}
+	}
+	return s.w.Suspend()
+}
+
 // partWriter writes ranges of a shared file and leaves it to the
 // committing writer.
 type partWriter struct {
@@ -124,3 +139,11 @@ func (p *partWriter) Abort() error {
 	}
 	return nil
 }
+
+// Copy fails: a part has no basis.
+func (p *partWriter) Copy(ctx context.Context, off, basisOff int64, n int, sum wire.Sum) error {
+	return p.w.Copy(ctx, off, basisOff, n, sum)
+}
+
+// Suspend is Abort: the committing writer decides what becomes of the file.
+func (p *partWriter) Suspend() error { return p.Abort() }

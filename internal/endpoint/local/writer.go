@@ -79,6 +79,10 @@ type fileWriter struct {
 	end  int64      // highest offset written
 	err  error      // the first failed Write, returned by Commit
 	done bool       // committed or discarded
+
+	basis     *os.File   // what Copy copies from (CreateFrom); nil for none
+	basisKind wire.Basis // which file basis is
+	buf       []byte     // Copy's scratch space
 }
 
 // Write implements endpoint.FileWriter. After a failure (a mismatch, a
@@ -154,6 +158,10 @@ func (w *fileWriter) commit(ctx context.Context, size int64, mode uint32, mtime 
 	if err := w.e.replace(w.dir, w.tmp, w.name, w.rel); err != nil {
 		return fail("commit", w.rel, err)
 	}
+	if w.basisKind == wire.BasisPartial {
+		// The partial file served its purpose.
+		w.e.removeTemp(w.dir, partialName(w.name), w.rel)
+	}
 	return nil
 }
 
@@ -181,8 +189,12 @@ func (w *fileWriter) discard() error {
 	return nil
 }
 
-// release gives back the writer's directory, once.
+// release gives back the writer's directory and closes its basis, once.
 func (w *fileWriter) release() {
+	if w.basis != nil {
+		w.basis.Close()
+		w.basis = nil
+	}
 	if w.dir != nil {
 		w.e.dirs.release(w.dir)
 		w.dir = nil

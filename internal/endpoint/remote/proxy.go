@@ -345,9 +345,15 @@ func (w *fileWriter) Commit(ctx context.Context, size int64, mode uint32, mtime 
 }
 
 // Abort implements endpoint.FileWriter. It sends the request and returns
-// without waiting. After Commit, a second Abort, or the end of the session
-// (which aborts every file) it does nothing.
+// without waiting. After Commit, a second Abort or a Suspend it does
+// nothing. (A session that ends with files still open suspends them.)
 func (w *fileWriter) Abort() error {
+	return w.end(false)
+}
+
+// end sends an AbortReq, with Keep for Suspend, unless the file is
+// already done.
+func (w *fileWriter) end(keep bool) error {
 	if w.state != writerOpen {
 		return nil
 	}
@@ -358,8 +364,9 @@ func (w *fileWriter) Abort() error {
 		return nil // the agent never heard of this file
 	}
 	// A shared file's temporary file may hold other writers' data: the
-	// agent removes it on this abort even when nothing was written here.
-	err := w.c.sendAll(w.id, append(held[:min(len(held), 1)], &wire.AbortReq{})...)
+	// agent removes (or keeps) it on this abort even when nothing was
+	// written here.
+	err := w.c.sendAll(w.id, append(held[:min(len(held), 1)], &wire.AbortReq{Keep: keep})...)
 	if err != nil && !errors.Is(err, endpoint.ErrClosed) {
 		return opError("abort", w.path, err)
 	}

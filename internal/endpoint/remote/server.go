@@ -257,21 +257,39 @@ func (s *server) dispatch(ctx context.Context, id uint32, m wire.Message) error 
 		if !ok {
 			return s.reply(id, unknownRoot(m.Root))
 		}
-		select {
-		case s.reads <- struct{}{}:
-		case <-ctx.Done():
-			return context.Cause(ctx)
+		return s.spawn(ctx, id, func(rctx context.Context) { s.read(rctx, id, ep, m) })
+
+	case *wire.SumsReq:
+		ep, ok := s.roots[m.Root]
+		if !ok {
+			return s.reply(id, unknownRoot(m.Root))
 		}
-		rctx, err := s.start(ctx, id, nil)
-		if err != nil {
-			<-s.reads
-			return err
-		}
-		s.wg.Go(func() {
-			defer func() { <-s.reads }()
-			s.read(rctx, id, ep, m)
+		return s.spawn(ctx, id, func(rctx context.Context) {
+			sums, err := ep.Sums(rctx, m.Path, m.Basis, int(m.BlockSize), m.Off, int(m.Count))
+			var resp wire.Message = &wire.SumsResp{Basis: sums.Basis, Size: sums.Size, Blocks: sums.Blocks}
+			if err != nil {
+				resp = result(err)
+			}
+			if err := s.reply(id, resp); err != nil {
+				s.log.Debug("sums reply lost", "id", id, "err", err)
+			}
 		})
-		return nil
+
+	case *wire.DeltaReq:
+		ep, ok := s.roots[m.Root]
+		if !ok {
+			return s.reply(id, unknownRoot(m.Root))
+		}
+		return s.spawn(ctx, id, func(rctx context.Context) {
+			dc, err := ep.Delta(rctx, m.Path, m.Off, int(m.Len), int(m.BlockSize), m.First, m.Blocks)
+			var resp wire.Message = &wire.DeltaResp{Size: dc.Size, Mtime: dc.Mtime, Ops: dc.Ops}
+			if err != nil {
+				resp = result(err)
+			}
+			if err := s.reply(id, resp); err != nil {
+				s.log.Debug("delta reply lost", "id", id, "err", err)
+			}
+		})
 
 	case *wire.ApplyReq:
 		ep, ok := s.roots[m.Root]
@@ -314,6 +332,16 @@ func (s *server) dispatch(ctx context.Context, id uint32, m wire.Message) error 
 		}
 		return nil
 
+	case *wire.CopyData:
+		w, ok := s.writers[id]
+		if !ok {
+			return fmt.Errorf("%w: CopyData for unknown file %d", wire.ErrProtocol, id)
+		}
+		if w.err == nil {
+			w.err = w.fw.Copy(ctx, m.Off, m.BasisOff, int(m.Len), m.Sum)
+		}
+		return nil
+
 	case *wire.CommitReq:
 		w, ok := s.writers[id]
 		if !ok {
@@ -336,8 +364,12 @@ func (s *server) dispatch(ctx context.Context, id uint32, m wire.Message) error 
 		}
 		s.dropWriter(id, w)
 		if w.fw != nil {
-			if err := w.fw.Abort(); err != nil {
-				s.log.Debug("abort failed", "id", id, "err", err)
+			end := w.fw.Abort
+			if m.Keep {
+				end = w.fw.Suspend
+			}
+			if err := end(); err != nil {
+				s.log.Debug("abort failed", "id", id, "keep", m.Keep, "err", err)
 			}
 		}
 		return nil
@@ -395,9 +427,14 @@ func (s *server) create(ctx context.Context, m *wire.CreateReq) *writer {
 	}
 	var fw endpoint.FileWriter
 	var err error
-	if m.Share != "" {
+	switch {
+	case m.Basis != wire.BasisNone && m.Share != "":
+		err = endpoint.FromCode(wire.CodeInvalid, fmt.Sprintf("create %s: a shared file with a basis", m.Path))
+	case m.Basis != wire.BasisNone:
+		fw, err = ep.CreateFrom(ctx, m.Path, m.Size, m.Basis)
+	case m.Share != "":
 		fw, err = ep.CreateShared(ctx, m.Path, m.Size, m.Share, m.Part)
-	} else {
+	default:
 		fw, err = ep.Create(ctx, m.Path, m.Size)
 	}
 	if err != nil {
@@ -429,6 +466,28 @@ func (s *server) dropWriter(id uint32, w *writer) {
 	}
 }
 
+// spawn runs fn, serving request id, in a goroutine of its own once one
+// of the maxReads slots is free (the read loop waits for it, which pushes
+// back on the peer). fn gets a context that a Cancel for id ends.
+func (s *server) spawn(ctx context.Context, id uint32, fn func(context.Context)) error {
+	select {
+	case s.reads <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	rctx, err := s.start(ctx, id, nil)
+	if err != nil {
+		<-s.reads
+		return err
+	}
+	s.wg.Go(func() {
+		defer func() { <-s.reads }()
+		defer s.finish(id)
+		fn(rctx)
+	})
+	return nil
+}
+
 // start registers a scan or read under id and returns the context it runs
 // in, which a Cancel for id ends.
 func (s *server) start(ctx context.Context, id uint32, cr *credit) (context.Context, error) {
@@ -456,7 +515,6 @@ func (s *server) finish(id uint32) {
 // tell when the reads of a file end, and a sample costs at most 1/64 of
 // a default chunk.
 func (s *server) read(ctx context.Context, id uint32, ep endpoint.Endpoint, m *wire.ReadReq) {
-	defer s.finish(id)
 	var resp wire.Message
 	c, err := ep.Read(ctx, m.Path, m.Off, int(m.Len))
 	if err != nil {
@@ -565,12 +623,13 @@ func (s *server) sendBatches(ctx context.Context, id uint32, entries <-chan wire
 	}
 }
 
-// release aborts the files still being created and closes the roots still
-// open. It runs once every goroutine has finished.
+// release suspends the files still being created (the session was cut
+// short: a later run may resume them) and closes the roots still open. It
+// runs once every goroutine has finished.
 func (s *server) release() {
 	for id, w := range s.writers {
 		if w.fw != nil {
-			w.fw.Abort()
+			w.fw.Suspend()
 		}
 		delete(s.writers, id)
 	}

@@ -1117,6 +1117,10 @@ type nopWriter struct{}
 func (nopWriter) Write(context.Context, int64, []byte, wire.Sum) error { return nil }
 func (nopWriter) Commit(context.Context, int64, uint32, int64) error   { return nil }
 func (nopWriter) Abort() error                                         { return nil }
+func (nopWriter) Suspend() error                                       { return nil }
+func (nopWriter) Copy(context.Context, int64, int64, int, wire.Sum) error {
+	return nil
+}
 
 func TestOpenFilesBounded(t *testing.T) {
 	s := startSession(t, nopWriterHost{local.NewHost()})
