@@ -48,7 +48,9 @@ type copyOptions struct {
 	workers   int
 	chunkSize int
 	compress  bool
+	wholeFile bool
 	bwlimit   string
+	reconnect time.Duration
 
 	agentProfile string // developers: --cpuprofile for every agent
 }
@@ -75,7 +77,9 @@ func (o *copyOptions) addFlags(cmd *cobra.Command) {
 	f.IntVar(&o.workers, "workers", 0, "files in flight at once (default 64 locally, 192 per connection to a remote host)")
 	f.IntVar(&o.chunkSize, "chunk-size", 0, "bytes per read/write chunk (default 1 MiB, at most 4 MiB)")
 	f.BoolVarP(&o.compress, "compress", "z", false, "compress file data (zstd) on connections to remote hosts; data that does not compress is sent as is")
+	f.BoolVarP(&o.wholeFile, "whole-file", "W", false, "send changed files whole: no delta against the destination's old version (partial files of interrupted runs are still resumed)")
 	f.StringVar(&o.bwlimit, "bwlimit", "", "limit the transfer of file data to `RATE` KiB/s, or with a suffix B, K, M or G that unit per second (1.5M); 0 for no limit")
+	f.DurationVar(&o.reconnect, "reconnect", 30*time.Second, "re-dial lost connections to a remote host for up to `DURATION` before failing; 0 to fail at once when every connection is lost")
 	f.StringVar(&o.agentProfile, "agent-cpuprofile", "", "make every agent write a CPU profile to `FILE` on its host, %p standing for its process id (for developers)")
 	f.MarkHidden("agent-cpuprofile")
 }
@@ -216,6 +220,8 @@ func runCopy(ctx context.Context, o copyOptions, args []string, env Env) error {
 		Logger:       out.logger,
 
 		BandwidthLimit: bwlimit,
+		// As rsync: a delta pays where data crosses a network.
+		Delta: !o.wholeFile && (srcOps[0].remote() || dstOp.remote()),
 	})
 	out.stopProgress()
 	out.summary(st, time.Since(start))

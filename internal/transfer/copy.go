@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fcp-dev/fcp/internal/endpoint"
+	"github.com/fcp-dev/fcp/internal/wire"
 )
 
 const (
@@ -23,7 +24,23 @@ func (e *engine) copyFile(ctx context.Context, t fileTask) (int64, error) {
 	size, mtime := t.entry.Size, t.entry.Mtime
 	var sent int64
 	for attempt, lost := 1, 0; ; attempt++ {
-		n, ch, err := e.copyOnce(ctx, t, size, mtime)
+		var n int64
+		var ch endpoint.Chunk
+		err := errNoBasis
+		if t.basis != wire.BasisNone {
+			n, ch, err = e.copyDelta(ctx, t, size, mtime)
+			if errors.Is(err, endpoint.ErrMismatch) && ctx.Err() == nil {
+				// The basis changed under the delta: send the file whole.
+				e.o.Logger.Info("basis changed; sending the whole file", "path", t.path, "err", err)
+				err = errNoBasis
+			}
+			if errors.Is(err, errNoBasis) {
+				t.basis = wire.BasisNone
+			}
+		}
+		if errors.Is(err, errNoBasis) {
+			n, ch, err = e.copyOnce(ctx, t, size, mtime)
+		}
 		sent += n
 		if errors.Is(err, endpoint.ErrRetry) && lost < maxLostRetries {
 			lost++
@@ -58,7 +75,7 @@ func (e *engine) copyOnce(ctx context.Context, t fileTask, size, mtime int64) (i
 	if err != nil {
 		return 0, endpoint.Chunk{}, err
 	}
-	defer w.Abort()
+	defer e.end(ctx, w)
 	if size < chunk {
 		return e.copySmall(ctx, t, w, size, mtime)
 	}

@@ -66,6 +66,11 @@ type Options struct {
 	ReadAhead    int   // chunks in flight per large file; default 4
 	MemoryBudget int64 // bytes of file data in flight; default 64 MiB
 
+	// Delta rebuilds a changed file from the destination's old version
+	// when it is at least DeltaMin bytes (rsync's delta algorithm); the
+	// partial files of interrupted runs are used either way.
+	Delta bool
+
 	// BandwidthLimit caps the rate at which file data is written, over
 	// all workers, in bytes per second (rsync's --bwlimit); 0 means no
 	// limit.
@@ -237,6 +242,7 @@ type fileTask struct {
 	path   string // path under the destination root
 	entry  wire.Entry
 	action Action
+	basis  wire.Basis // what the file may be rebuilt from (see basisFor)
 }
 
 // dirFrame is an open source directory during the merge.
@@ -482,7 +488,7 @@ func (e *engine) handle(ctx context.Context, s *item, d *wire.Entry, top *dirFra
 		}
 		markDirty(top)
 		e.o.Counters.AddTotal(1, se.Size)
-		t := fileTask{job: s.job, srcRel: s.srcRel, path: s.path, entry: *se, action: create(d)}
+		t := fileTask{job: s.job, srcRel: s.srcRel, path: s.path, entry: *se, action: create(d), basis: e.basisFor(se, d)}
 		if len(e.ops) > 0 {
 			e.held = append(e.held, t)
 			return nil

@@ -10,7 +10,7 @@ import (
 
 // Sums implements endpoint.Endpoint on the least busy connection.
 func (e *Endpoint) Sums(ctx context.Context, rel string, basis wire.Basis, blockSize int, off int64, count int) (s endpoint.Sums, err error) {
-	err = e.retry(func(m *member) error {
+	err = e.retry(ctx, func(m *member) error {
 		s, err = m.ep.Sums(ctx, rel, basis, blockSize, off, count)
 		return err
 	})
@@ -21,7 +21,7 @@ func (e *Endpoint) Sums(ctx context.Context, rel string, basis wire.Basis, block
 // ranges of a large file are matched by every connection's agent at once.
 func (e *Endpoint) Delta(ctx context.Context, rel string, off int64, n int, blockSize int, first int64, blocks []wire.Block) (d endpoint.DeltaChunk, err error) {
 	e.wantMore()
-	err = e.retry(func(m *member) error {
+	err = e.retry(ctx, func(m *member) error {
 		m.load.Add(int64(n))
 		defer m.load.Add(-int64(n))
 		d, err = m.ep.Delta(ctx, rel, off, n, blockSize, first, blocks)
@@ -35,9 +35,9 @@ func (e *Endpoint) Delta(ctx context.Context, rel string, off int64, n int, bloc
 // literal data of one file goes through one connection.
 func (e *Endpoint) CreateFrom(ctx context.Context, rel string, size int64, basis wire.Basis) (endpoint.FileWriter, error) {
 	e.wantMore()
-	m := e.pick()
-	if m == nil {
-		return nil, fmt.Errorf("create %s: %w: every connection is lost", rel, endpoint.ErrClosed)
+	m, err := e.await(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", rel, err)
 	}
 	weight := size + 1
 	m.load.Add(weight)
