@@ -80,6 +80,7 @@ const ResumeMin = 1 << 20
 type Sums struct {
 	Basis  wire.Basis // the basis used: wire.BasisFile or wire.BasisPartial
 	Size   int64      // its size
+	Stamp  uint64     // its state when signed (see CreateFrom); never 0
 	Blocks []wire.Block
 }
 
@@ -132,8 +133,11 @@ type Endpoint interface {
 	// already has (wire.BasisFile: the file now at rel; wire.BasisPartial:
 	// the partial file an interrupted run kept for rel): its writer's Copy
 	// copies ranges of that basis. A missing basis fails with an error
-	// matching fs.ErrNotExist.
-	CreateFrom(ctx context.Context, rel string, size int64, basis wire.Basis) (FileWriter, error)
+	// matching fs.ErrNotExist. stamp is Sums.Stamp of the signature the
+	// copies were matched against (0 if unknown): while the basis keeps
+	// it, the writer may trust those block sums rather than hash what it
+	// copies again; Commit fails with ErrMismatch if the basis changed.
+	CreateFrom(ctx context.Context, rel string, size int64, basis wire.Basis, stamp uint64) (FileWriter, error)
 
 	// Sums returns the signature of up to count blocks of blockSize bytes
 	// of rel's basis (see CreateFrom; wire.BasisAny picks the partial file

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -50,36 +51,66 @@ func (e *engine) basisFor(se, d *wire.Entry) wire.Basis {
 type signature struct {
 	basis     wire.Basis
 	size      int64
+	stamp     uint64
 	blockSize int
 	blocks    []wire.Block
 }
 
+// sumsPage is the number of blocks asked for at once; the pages of a
+// large basis are signed concurrently, by every core (and connection) of
+// the destination.
+const sumsPage = 2048
+
 // sign fetches the signature of t's basis, errNoBasis if there is none
-// (or nothing in it to match).
+// (or nothing in it to match). If the basis changes while it is signed,
+// the signature gets no stamp, so that the writer checks every copy.
 func (e *engine) sign(ctx context.Context, t fileTask, size int64) (*signature, error) {
 	bs := min(max(delta.BlockSize(size), wire.MinBlock), wire.MaxBlock)
-	sig := &signature{blockSize: bs}
-	basis := t.basis
-	for off := int64(0); ; {
-		s, err := e.dst.Sums(ctx, t.path, basis, bs, off, wire.MaxBlocks)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
+	first, err := e.dst.Sums(ctx, t.path, t.basis, bs, 0, sumsPage)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, errNoBasis
+	case err != nil:
+		return nil, err
+	case len(first.Blocks) == 0:
+		return nil, errNoBasis
+	}
+	sig := &signature{basis: first.Basis, size: first.Size, stamp: first.Stamp, blockSize: bs}
+	pages := make([][]wire.Block, (first.Size/int64(bs)+sumsPage-1)/sumsPage)
+	pages[0] = first.Blocks
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	var changed atomic.Bool
+	for p := 1; p < len(pages) && len(first.Blocks) == sumsPage; p++ {
+		g.Go(func() error {
+			s, err := e.dst.Sums(gctx, t.path, sig.basis, bs, int64(p)*sumsPage*int64(bs), sumsPage)
+			if err != nil {
+				return err
+			}
+			if s.Stamp != sig.stamp || s.Basis != sig.basis {
+				changed.Store(true)
+			}
+			pages[p] = s.Blocks
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, errNoBasis
-		case err != nil:
-			return nil, err
 		}
-		if off == 0 {
-			// The first answer names the basis; later pages read the same.
-			basis, sig.basis, sig.size = s.Basis, s.Basis, s.Size
-		}
-		sig.blocks = append(sig.blocks, s.Blocks...)
-		off += int64(len(s.Blocks)) * int64(bs)
-		if len(s.Blocks) < wire.MaxBlocks || off+int64(bs) > s.Size {
+		return nil, err
+	}
+	for p, blocks := range pages {
+		if len(blocks) < sumsPage {
+			// The basis ends here (or shrank while it was signed).
+			changed.Store(changed.Load() || p < len(pages)-1)
+			sig.blocks = append(sig.blocks, blocks...)
 			break
 		}
+		sig.blocks = append(sig.blocks, blocks...)
 	}
-	if len(sig.blocks) == 0 {
-		return nil, errNoBasis
+	if changed.Load() {
+		sig.stamp = 0
 	}
 	return sig, nil
 }
@@ -111,7 +142,7 @@ func (e *engine) copyDelta(parent context.Context, t fileTask, size, mtime int64
 	if err != nil {
 		return 0, endpoint.Chunk{}, err
 	}
-	w, err := e.dst.CreateFrom(parent, t.path, size, sig.basis)
+	w, err := e.dst.CreateFrom(parent, t.path, size, sig.basis, sig.stamp)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, endpoint.Chunk{}, errNoBasis
 	}

@@ -271,6 +271,20 @@ func (d *decoder) uint32(what string) uint32 {
 	return uint32(v)
 }
 
+// uint64 reads 8 bytes, big endian.
+func (d *decoder) uint64(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 8 {
+		d.failf("body ends inside %s", what)
+		return 0
+	}
+	v := binary.BigEndian.Uint64(d.b)
+	d.b = d.b[8:]
+	return v
+}
+
 func (d *decoder) byte(what string) byte {
 	if d.err != nil {
 		return 0
@@ -621,7 +635,8 @@ func (m *CreateReq) appendBody(b []byte) (head, tail []byte) {
 	b = binary.AppendVarint(b, m.Size)
 	b = appendString(b, m.Share)
 	b = appendBool(b, m.Part)
-	return append(b, byte(m.Basis)), nil
+	b = append(b, byte(m.Basis))
+	return binary.BigEndian.AppendUint64(b, m.Stamp), nil
 }
 
 func (m *CreateReq) decode(d *decoder) {
@@ -631,6 +646,7 @@ func (m *CreateReq) decode(d *decoder) {
 	m.Share = d.string(MaxShare, "Share")
 	m.Part = d.bool("Part")
 	m.Basis = Basis(d.byte("Basis"))
+	m.Stamp = d.uint64("Stamp")
 }
 
 func (m *Data) appendBody(b []byte) (head, tail []byte) {

@@ -58,12 +58,14 @@ func (m *SumsReq) decode(d *decoder) {
 func (m *SumsResp) appendBody(b []byte) (head, tail []byte) {
 	b = append(b, byte(m.Basis))
 	b = binary.AppendVarint(b, m.Size)
+	b = binary.BigEndian.AppendUint64(b, m.Stamp)
 	return appendBlocks(b, m.Blocks), nil
 }
 
 func (m *SumsResp) decode(d *decoder) {
 	m.Basis = Basis(d.byte("Basis"))
 	m.Size = d.varint("Size")
+	m.Stamp = d.uint64("Stamp")
 	m.Blocks = d.blocks("Blocks")
 }
 

@@ -91,10 +91,10 @@ func smallSamples() []sample {
 		{"CommitReq", &CommitReq{Size: 12, Mode: 0o644, Mtime: math.MaxInt64}},
 		{"AbortReq", &AbortReq{}},
 		{"AbortReq/keep", &AbortReq{Keep: true}},
-		{"CreateReq/basis", &CreateReq{Root: 2, Path: "f", Size: 10, Basis: BasisPartial}},
+		{"CreateReq/basis", &CreateReq{Root: 2, Path: "f", Size: 10, Basis: BasisPartial, Stamp: math.MaxUint64}},
 		{"CopyData", &CopyData{Off: 1 << 40, BasisOff: 7, Len: MaxDeltaLen, Sum: fullSum()}},
 		{"SumsReq", &SumsReq{Root: 1, Path: "a/b", Basis: BasisAny, BlockSize: 700, Off: 1400, Count: MaxBlocks}},
-		{"SumsResp", &SumsResp{Basis: BasisFile, Size: 1 << 30, Blocks: []Block{{Weak: 1, Strong: [16]byte{2}}, {Weak: math.MaxUint32, Strong: [16]byte{15: 0xff}}}}},
+		{"SumsResp", &SumsResp{Basis: BasisFile, Size: 1 << 30, Stamp: 0x0102030405060708, Blocks: []Block{{Weak: 1, Strong: [16]byte{2}}, {Weak: math.MaxUint32, Strong: [16]byte{15: 0xff}}}}},
 		{"SumsResp/empty", &SumsResp{Basis: BasisPartial}},
 		{"DeltaReq", &DeltaReq{Root: 3, Path: "f", Off: 4 << 20, Len: MaxDeltaLen, BlockSize: MaxBlock, First: 1 << 20, Blocks: []Block{{Weak: 9}}}},
 		{"DeltaResp", &DeltaResp{Size: 100, Mtime: -1, Ops: []DeltaOp{

@@ -48,10 +48,14 @@ type SumsReq struct {
 }
 
 // SumsResp answers SumsReq: which basis was used (never BasisAny), its
-// size, and the blocks from the requested offset on.
+// size, its stamp, and the blocks from the requested offset on. The stamp
+// identifies the basis's state (file identity, size, times); a CreateReq
+// naming it lets the receiver trust the blocks it signed as long as the
+// basis keeps that stamp.
 type SumsResp struct {
 	Basis  Basis
 	Size   int64
+	Stamp  uint64
 	Blocks []Block
 }
 

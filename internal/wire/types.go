@@ -309,6 +309,7 @@ type CreateReq struct {
 	Share string // empty, or a token of lowercase hex digits (see ValidShare)
 	Part  bool   // this writer writes ranges of a shared file and never renames it
 	Basis Basis  // BasisNone, BasisFile or BasisPartial
+	Stamp uint64 // the basis's stamp from SumsResp, 0 for none
 }
 
 // Data carries bytes for the file being created under the frame's id, at

@@ -98,12 +98,19 @@ func (e *dirEndpoint) Sums(ctx context.Context, rel string, basis wire.Basis, bl
 	if err != nil {
 		return endpoint.Sums{}, fail("sums", rel, err)
 	}
-	out := endpoint.Sums{Basis: used, Size: fi.Size()}
+	st, err := stamp(f)
+	if err != nil {
+		return endpoint.Sums{}, fail("sums", rel, err)
+	}
+	out := endpoint.Sums{Basis: used, Size: fi.Size(), Stamp: st}
 	piece := max(blockSize, sumsPiece/blockSize*blockSize)
 	buf := make([]byte, min(int64(piece), int64(count)*int64(blockSize)))
 	for len(out.Blocks) < count {
 		if err := ctx.Err(); err != nil {
 			return endpoint.Sums{}, err
+		}
+		if off >= out.Size {
+			break
 		}
 		want := min(len(buf), (count-len(out.Blocks))*blockSize)
 		n, err := preadAll(f, buf[:want], off)
@@ -179,8 +186,11 @@ func MatchChunk(ctx context.Context, c endpoint.Chunk, off int64, blockSize int,
 	return out, nil
 }
 
-// CreateFrom implements endpoint.Endpoint.
-func (e *dirEndpoint) CreateFrom(ctx context.Context, rel string, size int64, basis wire.Basis) (endpoint.FileWriter, error) {
+// CreateFrom implements endpoint.Endpoint. A stamp that matches the
+// basis's makes the writer copy without reading and hashing what it
+// copies (copy_file_range where the system has it); Commit then checks
+// that the basis still has that stamp.
+func (e *dirEndpoint) CreateFrom(ctx context.Context, rel string, size int64, basis wire.Basis, want uint64) (endpoint.FileWriter, error) {
 	if basis != wire.BasisFile && basis != wire.BasisPartial {
 		return nil, fmt.Errorf("create %s: %w: basis %d", rel, endpoint.ErrInvalidPath, basis)
 	}
@@ -195,6 +205,9 @@ func (e *dirEndpoint) CreateFrom(ctx context.Context, rel string, size int64, ba
 		return nil, fail("create", rel, err)
 	}
 	w.basis, w.basisKind = f, basis
+	if st, err := stamp(f); err == nil && want != 0 && st == want {
+		w.stamp = st
+	}
 	return w, nil
 }
 
@@ -215,10 +228,23 @@ func (w *fileWriter) Copy(ctx context.Context, off, basisOff int64, n int, sum w
 	if w.err != nil {
 		return w.err
 	}
-	if cap(w.buf) < n {
-		w.buf = make([]byte, n)
+	var err error
+	if w.stamp != 0 {
+		// Trusted: the blocks were matched against sums of this very
+		// state of the basis, which Commit checks again.
+		if w.buf == nil {
+			w.buf = make([]byte, 1<<20)
+		}
+		err = copyRange(w.f, w.basis, off, basisOff, n, w.buf)
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = delta.ErrMismatch
+		}
+	} else {
+		if cap(w.buf) < n {
+			w.buf = make([]byte, n)
+		}
+		err = delta.Apply(w.f, w.basis, delta.Op{Off: off, BasisOff: basisOff, Len: n, Sum: sum}, w.buf[:n])
 	}
-	err := delta.Apply(w.f, w.basis, delta.Op{Off: off, BasisOff: basisOff, Len: n, Sum: sum}, w.buf[:n])
 	switch {
 	case errors.Is(err, delta.ErrMismatch):
 		w.err = fmt.Errorf("copy %s: %d bytes from %d: %w", w.rel, n, basisOff, endpoint.ErrMismatch)
@@ -229,6 +255,18 @@ func (w *fileWriter) Copy(ctx context.Context, off, basisOff int64, n int, sum w
 		return w.err
 	}
 	w.end = max(w.end, off+int64(n))
+	return nil
+}
+
+// checkBasis fails with ErrMismatch if the basis of a trusting writer
+// changed since it was signed.
+func (w *fileWriter) checkBasis() error {
+	if w.stamp == 0 || w.basis == nil {
+		return nil
+	}
+	if st, err := stamp(w.basis); err != nil || st != w.stamp {
+		return fmt.Errorf("commit %s: %w: the file it was rebuilt from changed meanwhile", w.rel, endpoint.ErrMismatch)
+	}
 	return nil
 }
 
@@ -255,6 +293,27 @@ func (w *fileWriter) Suspend() error {
 	w.release()
 	if err != nil {
 		return fail("suspend", w.rel, err)
+	}
+	return nil
+}
+
+// copyThrough copies n bytes of src at srcOff to dst at dstOff through buf.
+func copyThrough(dst, src *os.File, dstOff, srcOff int64, n int, buf []byte) error {
+	for n > 0 {
+		chunk := buf[:min(n, len(buf))]
+		m, err := src.ReadAt(chunk, srcOff)
+		if m < len(chunk) {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		if _, err := dst.WriteAt(chunk, dstOff); err != nil {
+			return err
+		}
+		n -= m
+		srcOff += int64(m)
+		dstOff += int64(m)
 	}
 	return nil
 }

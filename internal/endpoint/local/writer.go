@@ -82,6 +82,7 @@ type fileWriter struct {
 
 	basis     *os.File   // what Copy copies from (CreateFrom); nil for none
 	basisKind wire.Basis // which file basis is
+	stamp     uint64     // the basis's stamp when copies are trusted, else 0
 	buf       []byte     // Copy's scratch space
 }
 
@@ -138,6 +139,9 @@ func (w *fileWriter) commit(ctx context.Context, size int64, mode uint32, mtime 
 		return fmt.Errorf("commit %s: %w", w.rel, ctx.Err())
 	case w.e.closed.Load():
 		return fmt.Errorf("commit %s: %w", w.rel, endpoint.ErrClosed)
+	}
+	if err := w.checkBasis(); err != nil {
+		return err
 	}
 	if err := w.f.Chmod(fileMode(mode)); err != nil {
 		return fail("commit", w.rel, err)

@@ -33,7 +33,7 @@ func (e *Endpoint) Delta(ctx context.Context, rel string, off int64, n int, bloc
 // CreateFrom implements endpoint.Endpoint through the least busy
 // connection: the copies from the basis cost the wire little, and the
 // literal data of one file goes through one connection.
-func (e *Endpoint) CreateFrom(ctx context.Context, rel string, size int64, basis wire.Basis) (endpoint.FileWriter, error) {
+func (e *Endpoint) CreateFrom(ctx context.Context, rel string, size int64, basis wire.Basis, stamp uint64) (endpoint.FileWriter, error) {
 	e.wantMore()
 	m, err := e.await(ctx, nil)
 	if err != nil {
@@ -41,7 +41,7 @@ func (e *Endpoint) CreateFrom(ctx context.Context, rel string, size int64, basis
 	}
 	weight := size + 1
 	m.load.Add(weight)
-	w, err := m.ep.CreateFrom(ctx, rel, size, basis)
+	w, err := m.ep.CreateFrom(ctx, rel, size, basis, stamp)
 	if err != nil {
 		m.load.Add(-weight)
 		return nil, e.lost(m, err)

@@ -27,7 +27,7 @@ func (p *proxy) Sums(ctx context.Context, rel string, basis wire.Basis, blockSiz
 			endpoint.ErrClosed, wire.ErrProtocol, rel, len(r.Blocks), r.Basis, count, basis))
 		return endpoint.Sums{}, p.c.failure()
 	}
-	return endpoint.Sums{Basis: r.Basis, Size: r.Size, Blocks: r.Blocks}, nil
+	return endpoint.Sums{Basis: r.Basis, Size: r.Size, Stamp: r.Stamp, Blocks: r.Blocks}, nil
 }
 
 // Delta implements endpoint.Endpoint with one DeltaReq.
@@ -53,7 +53,7 @@ func (p *proxy) Delta(ctx context.Context, rel string, off int64, n int, blockSi
 
 // CreateFrom implements endpoint.Endpoint: Create with the basis named
 // in the CreateReq.
-func (p *proxy) CreateFrom(ctx context.Context, rel string, size int64, basis wire.Basis) (endpoint.FileWriter, error) {
+func (p *proxy) CreateFrom(ctx context.Context, rel string, size int64, basis wire.Basis, stamp uint64) (endpoint.FileWriter, error) {
 	if basis != wire.BasisFile && basis != wire.BasisPartial {
 		return nil, opError("create", rel, fmt.Errorf("%w: basis %d", endpoint.ErrInvalidPath, basis))
 	}
@@ -62,7 +62,8 @@ func (p *proxy) CreateFrom(ctx context.Context, rel string, size int64, basis wi
 		return nil, err
 	}
 	w := fw.(*fileWriter)
-	w.held[0].(*wire.CreateReq).Basis = basis
+	req := w.held[0].(*wire.CreateReq)
+	req.Basis, req.Stamp = basis, stamp
 	return w, nil
 }
 

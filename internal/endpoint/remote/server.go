@@ -266,7 +266,7 @@ func (s *server) dispatch(ctx context.Context, id uint32, m wire.Message) error 
 		}
 		return s.spawn(ctx, id, func(rctx context.Context) {
 			sums, err := ep.Sums(rctx, m.Path, m.Basis, int(m.BlockSize), m.Off, int(m.Count))
-			var resp wire.Message = &wire.SumsResp{Basis: sums.Basis, Size: sums.Size, Blocks: sums.Blocks}
+			var resp wire.Message = &wire.SumsResp{Basis: sums.Basis, Size: sums.Size, Stamp: sums.Stamp, Blocks: sums.Blocks}
 			if err != nil {
 				resp = result(err)
 			}
@@ -431,7 +431,7 @@ func (s *server) create(ctx context.Context, m *wire.CreateReq) *writer {
 	case m.Basis != wire.BasisNone && m.Share != "":
 		err = endpoint.FromCode(wire.CodeInvalid, fmt.Sprintf("create %s: a shared file with a basis", m.Path))
 	case m.Basis != wire.BasisNone:
-		fw, err = ep.CreateFrom(ctx, m.Path, m.Size, m.Basis)
+		fw, err = ep.CreateFrom(ctx, m.Path, m.Size, m.Basis, m.Stamp)
 	case m.Share != "":
 		fw, err = ep.CreateShared(ctx, m.Path, m.Size, m.Share, m.Part)
 	default:
