@@ -1,0 +1,137 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/fcp-dev/fcp/internal/endpoint"
+	"github.com/fcp-dev/fcp/internal/wire"
+)
+
+// rebuild signs rel's basis, matches data against it and writes the ops
+// through a writer made by CreateFrom, calling between before Commit.
+func rebuild(t *testing.T, ep endpoint.Endpoint, rel string, data []byte, between func()) error {
+	t.Helper()
+	ctx := context.Background()
+	sums, err := ep.Sums(ctx, rel, wire.BasisAny, 1024, 0, wire.MaxBlocks)
+	if err != nil {
+		return err
+	}
+	d, err := MatchChunk(ctx, endpoint.Chunk{Data: data, Size: int64(len(data))}, 0, 1024, 0, sums.Blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := ep.CreateFrom(ctx, rel, int64(len(data)), sums.Basis, sums.Stamp)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	for _, op := range d.Ops {
+		if op.BasisOff < 0 {
+			err = w.Write(ctx, op.Off, op.Data, op.Sum)
+		} else {
+			err = w.Copy(ctx, op.Off, op.BasisOff, int(op.Len), op.Sum)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	between()
+	return w.Commit(ctx, int64(len(data)), 0o644, 0)
+}
+
+func TestCreateFromRebuildsFile(t *testing.T) {
+	ep, root := openTest(t)
+	old := bytes.Repeat([]byte("0123456789abcdef"), 8192)
+	must(t, os.WriteFile(filepath.Join(root, "f"), old, 0o644))
+	data := append(bytes.Clone(old[:50000]), append([]byte("new bytes"), old[50000:]...)...)
+	if err := rebuild(t, ep, "f", data, func() {}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(root, "f"))
+	must(t, err)
+	if !bytes.Equal(got, data) {
+		t.Error("the rebuilt file differs from the new data")
+	}
+}
+
+func TestCreateFromFailsWhenBasisChangesMeanwhile(t *testing.T) {
+	ep, root := openTest(t)
+	old := bytes.Repeat([]byte("the old file "), 10000)
+	p := filepath.Join(root, "f")
+	must(t, os.WriteFile(p, old, 0o644))
+	data := append(bytes.Clone(old), "appended"...)
+	err := rebuild(t, ep, "f", data, func() {
+		// Someone rewrites the basis after it was signed and copied from.
+		must(t, os.WriteFile(p, bytes.Repeat([]byte("x"), len(old)), 0o644))
+	})
+	if !errors.Is(err, endpoint.ErrMismatch) {
+		t.Errorf("commit after the basis changed = %v, want ErrMismatch", err)
+	}
+	got, _ := os.ReadFile(p)
+	if bytes.Equal(got, data) {
+		t.Error("the file was committed from a basis that changed")
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(root, ".fcp-*"))
+	if len(leftovers) != 0 {
+		t.Errorf("leftovers: %v", leftovers)
+	}
+}
+
+func TestCopyWithoutTrustChecksSums(t *testing.T) {
+	ep, root := openTest(t)
+	old := bytes.Repeat([]byte("abc"), 10000)
+	must(t, os.WriteFile(filepath.Join(root, "f"), old, 0o644))
+	ctx := context.Background()
+	w, err := ep.CreateFrom(ctx, "f", 3000, wire.BasisFile, 0) // no stamp: no trust
+	must(t, err)
+	defer w.Abort()
+	wrong := blake3.Sum256([]byte("something else"))
+	if err := w.Copy(ctx, 0, 0, 3000, wrong); !errors.Is(err, endpoint.ErrMismatch) {
+		t.Errorf("copy with a wrong sum = %v, want ErrMismatch", err)
+	}
+}
+
+func TestSuspendKeepsPartialFile(t *testing.T) {
+	ep, root := openTest(t)
+	ctx := context.Background()
+	data := bytes.Repeat([]byte{7}, endpoint.ResumeMin+10)
+	w, err := ep.Create(ctx, "f", int64(len(data))*2)
+	must(t, err)
+	must(t, w.Write(ctx, 0, data, blake3.Sum256(data)))
+	must(t, w.Suspend())
+	got, err := os.ReadFile(filepath.Join(root, ".fcp-f.partial"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("partial file: %d bytes, %v; want the %d bytes written", len(got), err, len(data))
+	}
+	if _, err := os.Lstat(filepath.Join(root, "f")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a file at the final path after Suspend (%v)", err)
+	}
+	sums, err := ep.Sums(ctx, "f", wire.BasisAny, 4096, 0, 10)
+	if err != nil || sums.Basis != wire.BasisPartial || sums.Size != int64(len(data)) || len(sums.Blocks) != 10 {
+		t.Errorf("Sums of the partial file = %+v, %v", sums, err)
+	}
+
+	// Too little to keep: discarded.
+	w, err = ep.Create(ctx, "g", 100)
+	must(t, err)
+	must(t, w.Write(ctx, 0, []byte("x"), blake3.Sum256([]byte("x"))))
+	must(t, w.Suspend())
+	if leftovers, _ := filepath.Glob(filepath.Join(root, ".fcp-g*")); len(leftovers) != 0 {
+		t.Errorf("a small suspended file left %v", leftovers)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
