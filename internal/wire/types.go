@@ -266,6 +266,7 @@ const (
 	OpSymlink OpKind = 2 // make a symlink to Target, replacing what is there
 	OpRemove  OpKind = 3 // remove Path, recursively, never following links
 	OpSetMeta OpKind = 4 // set Mode and Mtime of Path (not following links)
+	OpRename  OpKind = 5 // move Target (a path under the root) to Path, replacing what is there
 )
 
 // Op is one namespace operation of an ApplyReq.

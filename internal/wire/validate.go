@@ -229,10 +229,11 @@ func (m *ReadResp) Validate() error {
 
 // Validate checks that Kind is a defined operation, Path satisfies
 // ValidPath and Mode has no bits above 07777; that an OpSymlink has a
-// Target (non-empty, no NUL, at most MaxPath bytes) and other kinds have
+// Target (non-empty, no NUL, at most MaxPath bytes), an OpRename a Target
+// that satisfies ValidPath and is neither "." nor Path, and other kinds
 // none.
 func (o *Op) Validate() error {
-	if o.Kind < OpMkdir || o.Kind > OpSetMeta {
+	if o.Kind < OpMkdir || o.Kind > OpRename {
 		return fmt.Errorf("%w: op on %q: unknown kind %d", ErrProtocol, o.Path, o.Kind)
 	}
 	if err := ValidPath(o.Path); err != nil {
@@ -241,8 +242,16 @@ func (o *Op) Validate() error {
 	switch {
 	case o.Mode > maxMode:
 		return fmt.Errorf("%w: op on %q: mode %#o exceeds %#o", ErrProtocol, o.Path, o.Mode, maxMode)
-	case o.Kind != OpSymlink && o.Target != "":
+	case o.Kind != OpSymlink && o.Kind != OpRename && o.Target != "":
 		return fmt.Errorf("%w: op on %q: kind %d has a symlink target", ErrProtocol, o.Path, o.Kind)
+	}
+	if o.Kind == OpRename {
+		if err := ValidPath(o.Target); err != nil {
+			return fmt.Errorf("op on %q: rename from: %w", o.Path, err)
+		}
+		if o.Target == "." || o.Path == "." || o.Target == o.Path {
+			return fmt.Errorf("%w: rename %q to %q", ErrProtocol, o.Target, o.Path)
+		}
 	}
 	if o.Kind == OpSymlink {
 		if err := validTarget(o.Target); err != nil {

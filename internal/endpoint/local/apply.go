@@ -25,6 +25,10 @@ import (
 //   - OpSetMeta sets the mode (07777 bits) and the mtime (atime too) of a
 //     file or directory. Of a symlink it sets only the mtime, and only on
 //     Linux; symlinks have no mode there.
+//   - OpRename moves Target to Path (both under the root), replacing a
+//     file or symlink at Path, or a directory at Path with its contents.
+//     A missing Target fails with an error matching fs.ErrNotExist; a
+//     Target that is an ancestor of Path fails.
 //
 // OpSymlink and OpRemove refuse "." with endpoint.ErrInvalidPath, as does
 // an unknown op kind.
@@ -42,6 +46,7 @@ var opNames = map[wire.OpKind]string{
 	wire.OpSymlink: "symlink",
 	wire.OpRemove:  "remove",
 	wire.OpSetMeta: "setmeta",
+	wire.OpRename:  "rename",
 }
 
 // apply performs one op.
@@ -75,6 +80,8 @@ func (e *dirEndpoint) apply(ctx context.Context, op wire.Op) error {
 		e.dirs.forget(op.Path)
 	case wire.OpSetMeta:
 		err = setMeta(d, name, op.Mode, op.Mtime)
+	case wire.OpRename:
+		err = e.rename(ctx, op.Target, d, name, op.Path)
 	}
 	if err != nil {
 		return fail(opName, op.Path, err)
@@ -149,4 +156,37 @@ func setMeta(d *dirHandle, name string, mode uint32, mtime int64) error {
 		return err
 	}
 	return d.chtimes(name, mtime)
+}
+
+// rename moves from (a path under the root) to name in d, the directory
+// of to. Whatever is at to is replaced (a directory with its contents).
+func (e *dirEndpoint) rename(ctx context.Context, from string, d *dirHandle, name, to string) error {
+	if err := e.check(ctx, "rename", from); err != nil {
+		return err
+	}
+	if isUnder(to, from) {
+		return fmt.Errorf("%w: %s is inside %s", endpoint.ErrInvalidPath, to, from)
+	}
+	fd, fname, err := e.parent(from)
+	if err != nil {
+		return err
+	}
+	defer e.dirs.release(fd)
+	if _, err := fd.lstat(fname); err != nil {
+		return err
+	}
+	e.dirs.forget(from)
+	e.dirs.forget(to)
+	if m, err := d.lstat(name); err == nil && m.IsDir() {
+		if err := d.removeAll(name); err != nil {
+			return err
+		}
+		e.dirs.forget(to)
+	}
+	return renameAt(fd, fname, d, name)
+}
+
+// isUnder reports whether p is dir or beneath it.
+func isUnder(p, dir string) bool {
+	return p == dir || len(p) > len(dir) && p[len(dir)] == '/' && p[:len(dir)] == dir
 }

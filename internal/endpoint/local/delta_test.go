@@ -135,3 +135,44 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestApplyRename(t *testing.T) {
+	ep, root := openTest(t)
+	ctx := context.Background()
+	writeFile(t, filepath.Join(root, "a", "f"), "f", 0o644)
+	writeFile(t, filepath.Join(root, "a", "sub", "g"), "g", 0o644)
+	writeFile(t, filepath.Join(root, "b", "old"), "replaced", 0o644)
+	must(t, os.MkdirAll(filepath.Join(root, "dirInTheWay", "x"), 0o755))
+	errs, err := ep.Apply(ctx, []wire.Op{
+		{Kind: wire.OpRename, Target: "a/f", Path: "b/old"},        // file over file, across dirs
+		{Kind: wire.OpRename, Target: "a/sub", Path: "dirInTheWay"}, // dir over dir
+		{Kind: wire.OpRename, Target: "missing", Path: "b/x"},
+		{Kind: wire.OpRename, Target: "b", Path: "b/inside"},
+	})
+	must(t, err)
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("renames failed: %v", errs)
+	}
+	if !errors.Is(errs[2], fs.ErrNotExist) {
+		t.Errorf("rename of a missing path = %v, want ErrNotExist", errs[2])
+	}
+	if errs[3] == nil {
+		t.Error("a directory was renamed into itself")
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "b", "old")); string(b) != "f" {
+		t.Errorf("b/old = %q, want the renamed file", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "dirInTheWay", "g")); string(b) != "g" {
+		t.Errorf("dirInTheWay/g = %q, want the renamed directory's file", b)
+	}
+	for _, p := range []string{"a/f", "a/sub", "dirInTheWay/x"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s still exists (%v)", p, err)
+		}
+	}
+	// Traversal through the source is refused like any path.
+	errs, _ = ep.Apply(ctx, []wire.Op{{Kind: wire.OpRename, Target: "../outside", Path: "b/y"}})
+	if !errors.Is(errs[0], endpoint.ErrInvalidPath) {
+		t.Errorf("rename from ../outside = %v, want ErrInvalidPath", errs[0])
+	}
+}

@@ -398,3 +398,8 @@ func unixMode(m uint32) fs.FileMode {
 	}
 	return mode
 }
+
+// renameAt moves name a in directory da to name b in directory db.
+func renameAt(da *dirHandle, a string, db *dirHandle, b string) error {
+	return unix.Renameat(da.fd, a, db.fd, b)
+}

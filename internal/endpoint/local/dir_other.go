@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -190,4 +191,12 @@ func (d dir) unlink(name string) error {
 
 func (d dir) removeAll(name string) error {
 	return d.root.RemoveAll(name)
+}
+
+// renameAt moves name a in directory da to name b in directory db. An
+// os.Root renames only within itself, so this goes through the two
+// directories' paths; both were opened beneath the tree's root and a and
+// b are single names.
+func renameAt(da *dirHandle, a string, db *dirHandle, b string) error {
+	return os.Rename(filepath.Join(da.root.Name(), a), filepath.Join(db.root.Name(), b))
 }
