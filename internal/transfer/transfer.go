@@ -93,27 +93,7 @@ type Stats struct {
 // With Options.DryRun, dst may be nil, meaning an empty destination that
 // does not exist yet.
 func Run(ctx context.Context, dst endpoint.Endpoint, jobs []Job, o Options) (Stats, error) {
-	if o.ChunkSize <= 0 || o.ChunkSize > wire.MaxChunk {
-		o.ChunkSize = wire.DefaultRead
-	}
-	if o.Workers <= 0 {
-		o.Workers = 64
-	}
-	if o.ReadAhead <= 0 {
-		o.ReadAhead = 4
-	}
-	if o.MemoryBudget < int64(o.ChunkSize) {
-		o.MemoryBudget = 64 << 20
-		if o.MemoryBudget < int64(o.ChunkSize) {
-			o.MemoryBudget = int64(o.ChunkSize)
-		}
-	}
-	if o.Counters == nil {
-		o.Counters = new(progress.Counters)
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o = o.withDefaults()
 	if dst == nil && !o.DryRun {
 		return Stats{}, errors.New("transfer: no destination")
 	}
@@ -134,16 +114,7 @@ func Run(ctx context.Context, dst endpoint.Endpoint, jobs []Job, o Options) (Sta
 		}
 	}
 
-	e := &engine{
-		o:    o,
-		dst:  dst,
-		jobs: jobs,
-		mem:  semaphore.NewWeighted(o.MemoryBudget),
-	}
-	e.limit = newLimiter(o.BandwidthLimit, o.ChunkSize)
-	e.workers, e.wctx = errgroup.WithContext(sctx)
-	e.workers.SetLimit(o.Workers)
-	e.tasks = make(chan fileTask)
+	e := newEngine(sctx, dst, jobs, o)
 
 	runErr := e.merge(e.wctx, srcStreams, dstStreams)
 	if runErr != nil {
@@ -170,6 +141,48 @@ func Run(ctx context.Context, dst endpoint.Endpoint, jobs []Job, o Options) (Sta
 		return st, fmt.Errorf("%w (%d files)", ErrVanished, st.Vanished)
 	}
 	return st, nil
+}
+
+// withDefaults fills in the zero fields of o.
+func (o Options) withDefaults() Options {
+	if o.ChunkSize <= 0 || o.ChunkSize > wire.MaxChunk {
+		o.ChunkSize = wire.DefaultRead
+	}
+	if o.Workers <= 0 {
+		o.Workers = 64
+	}
+	if o.ReadAhead <= 0 {
+		o.ReadAhead = 4
+	}
+	if o.MemoryBudget < int64(o.ChunkSize) {
+		o.MemoryBudget = 64 << 20
+		if o.MemoryBudget < int64(o.ChunkSize) {
+			o.MemoryBudget = int64(o.ChunkSize)
+		}
+	}
+	if o.Counters == nil {
+		o.Counters = new(progress.Counters)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// newEngine returns an engine whose workers run under ctx; o has its
+// defaults.
+func newEngine(ctx context.Context, dst endpoint.Endpoint, jobs []Job, o Options) *engine {
+	e := &engine{
+		o:    o,
+		dst:  dst,
+		jobs: jobs,
+		mem:  semaphore.NewWeighted(o.MemoryBudget),
+	}
+	e.limit = newLimiter(o.BandwidthLimit, o.ChunkSize)
+	e.workers, e.wctx = errgroup.WithContext(ctx)
+	e.workers.SetLimit(o.Workers)
+	e.tasks = make(chan fileTask)
+	return e
 }
 
 // firstFatal picks the most telling error: the first that is not merely a
