@@ -144,7 +144,7 @@ func TestApplyRename(t *testing.T) {
 	writeFile(t, filepath.Join(root, "b", "old"), "replaced", 0o644)
 	must(t, os.MkdirAll(filepath.Join(root, "dirInTheWay", "x"), 0o755))
 	errs, err := ep.Apply(ctx, []wire.Op{
-		{Kind: wire.OpRename, Target: "a/f", Path: "b/old"},        // file over file, across dirs
+		{Kind: wire.OpRename, Target: "a/f", Path: "b/old"},         // file over file, across dirs
 		{Kind: wire.OpRename, Target: "a/sub", Path: "dirInTheWay"}, // dir over dir
 		{Kind: wire.OpRename, Target: "missing", Path: "b/x"},
 		{Kind: wire.OpRename, Target: "b", Path: "b/inside"},
