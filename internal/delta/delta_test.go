@@ -404,3 +404,45 @@ func TestMatchErrors(t *testing.T) {
 type zeroReader struct{}
 
 func (zeroReader) Read([]byte) (int, error) { return 0, nil }
+
+func TestWeakCollisions(t *testing.T) {
+	// Blocks (10+k, 100-2k, 10+k) all have the same weak sum but differ, so
+	// the index must tell them apart by strong sum within one group.
+	const bs = 3
+	variant := func(k int) []byte { return []byte{byte(10 + k), byte(100 - 2*k), byte(10 + k)} }
+	rng := rand.New(rand.NewPCG(19, 20))
+	var basis []byte
+	present := map[int]bool{}
+	for range 200 {
+		k := rng.IntN(40)
+		present[k] = true
+		basis = append(basis, variant(k)...)
+	}
+	w := Weak(variant(0))
+	for k := range 40 {
+		if Weak(variant(k)) != w {
+			t.Fatalf("variant %d has another weak sum", k)
+		}
+	}
+	var target []byte
+	for len(target) < 900 {
+		if k := rng.IntN(40); present[k] {
+			target = append(target, variant(k)...)
+		}
+	}
+	x := NewIndex(bs, 0, Sign(basis, bs))
+	if g := x.group(w); len(g) != 200 {
+		t.Fatalf("group of %d entries, want 200", len(g))
+	}
+	st := trip{basis: basis, target: target, bs: bs, rng: rng}.run(t)
+	if st.literalBytes != 0 {
+		t.Fatalf("%d literal bytes, want 0", st.literalBytes)
+	}
+	// A variant absent from the basis shares the weak sum but must not match.
+	absent := 41
+	target = bytes.Repeat(variant(absent), 10)
+	st = trip{basis: basis, target: target, bs: bs, rng: rng}.run(t)
+	if st.copyBytes != 0 {
+		t.Fatalf("absent variant: %d bytes copied", st.copyBytes)
+	}
+}

@@ -142,7 +142,7 @@ func (tr trip) run(t testing.TB) stats {
 		maxCopy = defaultMaxCopy
 	}
 	var st stats
-	dst := &memFile{}
+	dst := &memFile{b: make([]byte, 0, len(tr.target))}
 	basis := bytes.NewReader(tr.basis)
 	var buf []byte
 	next := int64(0)

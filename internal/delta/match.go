@@ -22,7 +22,7 @@ type Op struct {
 // rather than referring to the basis.
 func (o Op) Literal() bool { return o.BasisOff == -1 }
 
-// MatchOptions tunes Match. Zero values select the defaults.
+// MatchOptions tunes Match. Zero or negative values select the defaults.
 type MatchOptions struct {
 	// MaxLiteral is the largest literal op in bytes; default 1 MiB.
 	MaxLiteral int
@@ -37,9 +37,10 @@ type MatchOptions struct {
 const (
 	defaultMaxLiteral = 1 << 20
 	defaultMaxCopy    = 4 << 20
-	// readChunk is the minimum spare room Match keeps in its buffer for
-	// reading; reads are never asked for less than half of it.
-	readChunk = 512 << 10
+	// startChunk is the initial read size, readChunk the one Match grows
+	// to when the input is long.
+	startChunk = 16 << 10
+	readChunk  = 256 << 10
 	// maxEmptyReads is how many successive (0, nil) reads Match tolerates
 	// before giving up with io.ErrNoProgress.
 	maxEmptyReads = 100
@@ -61,8 +62,10 @@ const (
 // cannot fill a window are literal. Copy ops never exceed o.MaxCopy bytes
 // (see MatchOptions) and literal ops never exceed o.MaxLiteral bytes.
 //
-// Memory use is O(MaxLiteral + MaxCopy + block size) whatever the amount
-// read; copy ops are hashed incrementally and not buffered. The Data of a
+// Memory use does not depend on the amount read: Match buffers at most about
+// 2*(MaxLiteral + block size) + 256 KiB of the target (less while the target
+// matches well), and hashes copy ops incrementally instead of buffering
+// them. Reads start at 16 KiB and grow to 256 KiB or more. The Data of a
 // literal op refers to Match's buffer, which is reused after emit returns:
 // emit must copy what it keeps. Errors returned by r (other than io.EOF) or
 // by emit are returned unchanged, and Match stops at once; a reader that
@@ -87,13 +90,16 @@ func Match(r io.Reader, off int64, x *Index, o MatchOptions, emit func(Op) error
 	m.h = blake3.New()
 
 	bs := x.bs
-	nb := uint32(bs)
 	filter, fshift := x.filter, x.filterShift
-	// Live data never exceeds maxLit+bs bytes (pending literal plus one
-	// window); twice that plus readChunk keeps compaction copies no larger
-	// than the reads between them.
-	live := maxLit + bs
-	buf := make([]byte, 2*live+readChunk)
+	// Live data (pending literal plus one window) never exceeds maxLit+bs
+	// bytes; a buffer of full bytes always leaves at least half of it free
+	// for reading after compaction. The buffer starts small, so that short
+	// inputs stay cheap, doubles on each refill until reads are readChunk
+	// bytes or so (steady), and grows further only while literal data
+	// accumulates.
+	full := 2*(maxLit+bs) + readChunk
+	steady := readChunk + 2*bs
+	buf := make([]byte, startChunk+2*bs)
 
 	var (
 		base    = off // target offset of buf[0]
@@ -116,8 +122,16 @@ func Match(r io.Reader, off int64, x *Index, o MatchOptions, emit func(Op) error
 			if eof {
 				break
 			}
-			if len(buf)-end < readChunk/2 && lit > 0 {
-				n := copy(buf, buf[lit:end])
+			if len(buf)-end < len(buf)/4 {
+				// Drop the bytes before lit, which have been emitted, and
+				// grow if the buffer is still small or would stay more
+				// than half full.
+				nbuf := buf
+				if len(buf) < full && (len(buf) < steady || end-lit > len(buf)/2) {
+					nbuf = make([]byte, min(full, 2*len(buf)))
+				}
+				n := copy(nbuf, buf[lit:end])
+				buf = nbuf
 				base += int64(lit)
 				pos -= lit
 				end = n
@@ -191,21 +205,9 @@ func Match(r io.Reader, off int64, x *Index, o MatchOptions, emit func(Op) error
 		lim := min(end-bs, lit+maxLit)
 		outs := buf[pos:lim]
 		ins := buf[pos+bs : lim+bs]
-		ins = ins[:len(outs)]
-		hit := false
-		i := 0
-		for i < len(outs) {
-			out, in := uint32(outs[i]), uint32(ins[i])
-			i++
-			a += in - out
-			b += a - nb*out
-			s := a&0xffff | b<<16
-			f := (s * filterMul) >> fshift
-			if filter[f>>6]&(1<<(f&63)) != 0 {
-				hit = true
-				break
-			}
-		}
+		var i int
+		var hit bool
+		a, b, i, hit = x.roll(a, b, outs, ins)
 		pos += i
 		checked = !hit
 	}
@@ -214,6 +216,62 @@ func Match(r io.Reader, off int64, x *Index, o MatchOptions, emit func(Op) error
 		return err
 	}
 	return m.literal(base+int64(lit), buf[lit:end])
+}
+
+// roll slides the window of x.bs bytes whose weak sum halves are a and b
+// over the target: step k drops outs[k] and takes in ins[k]
+// (len(ins) >= len(outs)). It stops after the first step that yields a weak
+// sum present in x (hit) or after len(outs) steps, and returns the updated
+// halves and the number of steps taken.
+func (x *Index) roll(a, b uint32, outs, ins []byte) (uint32, uint32, int, bool) {
+	n := uint32(x.bs)
+	ins = ins[:len(outs)]
+	done := 0
+	for done < len(outs) {
+		var k int
+		a, b, k = rollFilter(a, b, n, outs[done:], ins[done:], x.filter, x.filterShift)
+		done += k
+		if k == 0 || !x.hasWeak(a&0xffff|b<<16) {
+			// k == 0: nothing left; otherwise a false positive of the
+			// filter (about 1 in 32 absent sums passes it).
+			continue
+		}
+		return a, b, done, true
+	}
+	return a, b, done, false
+}
+
+// rollFilter is the hot loop of Match. It rolls like roll but stops after
+// the first step whose weak sum passes the filter (or after len(outs)
+// steps), returning the updated halves and the number of steps taken. It is
+// kept minimal so that the Go compiler keeps all its variables in
+// registers.
+func rollFilter(a, b, n uint32, outs, ins []byte, filter []uint64, fshift uint32) (uint32, uint32, int) {
+	ins = ins[:len(outs)]
+	fshift &= 31
+	for i, out := range outs {
+		a += uint32(ins[i]) - uint32(out)
+		b += a - n*uint32(out)
+		f := ((a&0xffff | b<<16) * filterMul) >> fshift
+		if filter[f>>6]&(1<<(f&63)) != 0 {
+			return a, b, i + 1
+		}
+	}
+	return a, b, len(outs)
+}
+
+// hasWeak reports whether some block has weak sum w.
+func (x *Index) hasWeak(w uint32) bool {
+	mask := uint32(len(x.slots) - 1)
+	for i := (w * slotMul) >> (x.slotShift & 31); ; i = (i + 1) & mask {
+		s := x.slots[i]
+		if s == 0 {
+			return false
+		}
+		if uint32(s>>32) == w {
+			return true
+		}
+	}
 }
 
 // matcher holds the output side of Match: the pending copy op and emit.
@@ -255,8 +313,10 @@ func (m *matcher) literal(off int64, p []byte) error {
 }
 
 // literalOnly emits everything r yields as literal ops, for an empty index.
+// Its buffer starts at startChunk bytes and doubles, up to maxLit, each time
+// a read fills it.
 func (m *matcher) literalOnly(r io.Reader, off int64) error {
-	buf := make([]byte, m.maxLit)
+	buf := make([]byte, min(m.maxLit, startChunk))
 	for {
 		n, eof, err := fill(r, buf)
 		if err != nil {
@@ -268,6 +328,9 @@ func (m *matcher) literalOnly(r io.Reader, off int64) error {
 		off += int64(n)
 		if eof {
 			return nil
+		}
+		if len(buf) < m.maxLit {
+			buf = make([]byte, min(m.maxLit, 2*len(buf)))
 		}
 	}
 }
