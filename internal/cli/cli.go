@@ -123,6 +123,7 @@ Nothing needs to be installed on the remote but a POSIX sh.
 		return nil
 	}
 	root.AddCommand(newAgentCmd(env))
+	root.AddCommand(newReplicateCmd(env))
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
 }

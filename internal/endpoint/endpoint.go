@@ -61,6 +61,12 @@ type ScanOptions struct {
 	// Rules are filter rules in the text form of package filter; entries
 	// they exclude are not reported and excluded directories not entered.
 	Rules []string
+	// Ignore, if set, excludes more entries the same way: it is called
+	// with each path relative to the endpoint's root (not to the scanned
+	// path) and whether it is a directory. It is not sent over the wire:
+	// endpoints in this process honour it, remote ones do not (callers
+	// filter what those report; see transfer.Options.Ignore).
+	Ignore func(rel string, isDir bool) bool
 }
 
 // Chunk is the result of Endpoint.Read.

@@ -38,7 +38,18 @@ func startScan(ctx context.Context, g *errgroup.Group, ep endpoint.Endpoint, rel
 	g.Go(func() error {
 		defer close(s.ch)
 		batch := make([]item, 0, scanBatch)
+		skip := "" // an ignored directory whose entries are dropped
 		err := ep.Scan(ctx, rel, opts, func(en *wire.Entry) error {
+			if opts.Ignore != nil {
+				p := wire.Join(prefix, en.Path)
+				if skip != "" && isUnder(p, skip) {
+					return nil
+				}
+				if p != "." && opts.Ignore(p, en.Type == wire.TypeDir) {
+					skip = p
+					return nil
+				}
+			}
 			batch = append(batch, item{
 				path:   wire.Join(prefix, en.Path),
 				srcRel: wire.Join(rel, en.Path),

@@ -61,6 +61,13 @@ type Options struct {
 	Checksum bool     // compare file contents, not size and mtime
 	Rules    []string // filter rules (package filter text form)
 
+	// Ignore, if set, excludes paths (relative to the destination root,
+	// which for a job copying "." onto "." is the source root too) like
+	// Rules do: they are neither copied nor deleted. Endpoints in this
+	// process prune ignored directories while scanning; entries of remote
+	// ones are dropped as they arrive.
+	Ignore func(rel string, isDir bool) bool
+
 	ChunkSize    int   // bytes per read; default wire.DefaultRead
 	Workers      int   // files in flight; default 64
 	ReadAhead    int   // chunks in flight per large file; default 4
@@ -101,7 +108,7 @@ func Run(ctx context.Context, dst endpoint.Endpoint, jobs []Job, o Options) (Sta
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	scans, sctx := errgroup.WithContext(ctx)
-	scanOpts := endpoint.ScanOptions{Hash: o.Checksum, Rules: o.Rules}
+	scanOpts := endpoint.ScanOptions{Hash: o.Checksum, Rules: o.Rules, Ignore: o.Ignore}
 
 	srcStreams := make([]*stream, len(jobs))
 	for i, j := range jobs {

@@ -36,7 +36,7 @@ func (e *dirEndpoint) Scan(ctx context.Context, rel string, opts endpoint.ScanOp
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", rel, err)
 	}
-	s := &scanner{ctx: ctx, rel: rel, filter: f, fn: fn, dirent: make([]byte, direntBufSize)}
+	s := &scanner{ctx: ctx, rel: rel, filter: f, ignore: opts.Ignore, fn: fn, dirent: make([]byte, direntBufSize)}
 	if opts.Hash {
 		s.hasher = blake3.New()
 		s.buf = make([]byte, hashBufSize)
@@ -65,6 +65,7 @@ type scanner struct {
 	ctx    context.Context
 	rel    string // the scanned path, relative to the endpoint's root
 	filter *filter.Filter
+	ignore func(string, bool) bool // ScanOptions.Ignore; nil for none
 	fn     func(*wire.Entry) error
 	hasher *blake3.Hasher // nil unless hashing
 	buf    []byte         // for hashing
@@ -142,6 +143,9 @@ func (s *scanner) walk(parent dir, name, p string, fi fs.FileInfo, sub *dir) err
 		}
 		typ := fileType(fi.Mode())
 		if typ == 0 || !s.filter.Match(child, typ == wire.TypeDir) {
+			continue
+		}
+		if s.ignore != nil && s.ignore(s.path(child), typ == wire.TypeDir) {
 			continue
 		}
 		if err := s.enter(*sub, childName, child, fi); err != nil {
