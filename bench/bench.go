@@ -22,11 +22,25 @@ import (
 )
 
 // The workloads, in table order. A no-change run re-copies the tree onto the
-// tool's own finished copy, so it needs the tree workload.
+// tool's own finished copy, so it needs the tree workload. The last three
+// copy the large file onto a destination that already holds most of it and
+// run only with the tools that can use that (tool.Tool.Delta): overwrite
+// and append change the source after the destination got the old file,
+// resume finishes a copy that was killed half way.
 const (
-	wlFile     = "file"
-	wlTree     = "tree"
-	wlNoChange = "nochange"
+	wlFile      = "file"
+	wlTree      = "tree"
+	wlNoChange  = "nochange"
+	wlOverwrite = "overwrite"
+	wlAppend    = "append"
+	wlResume    = "resume"
+)
+
+// allWorkloads lists every workload in table order; deltaWorkloads those
+// only the delta tools run.
+var (
+	allWorkloads   = []string{wlFile, wlTree, wlNoChange, wlOverwrite, wlAppend, wlResume}
+	deltaWorkloads = []string{wlOverwrite, wlAppend, wlResume}
 )
 
 // options are the flags of the benchmark.
@@ -58,7 +72,9 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.timeout, "timeout", 120*time.Second, "cap of one run; a tool that hits it is not run again on that workload and link")
 	fs.StringVar(&o.links, "links", "direct,wan", "links to measure: direct (veth, no added delay), wan (emulated, see -delay and -rate)")
 	fs.StringVar(&o.tools, "tools", strings.Join(tool.Names, ","), "tools to compare")
-	fs.StringVar(&o.workloads, "workloads", "file,tree,nochange", "workloads: file (one large file), tree (many small files), nochange (the tree again, unchanged)")
+	fs.StringVar(&o.workloads, "workloads", strings.Join(allWorkloads, ","), "workloads: file (one large file), tree (many small files), nochange (the tree again, unchanged); "+
+		"with rsync and fcp only: overwrite (the file with 1 MiB changed in the middle, onto its old version), append (10 MiB appended, onto its old version), "+
+		"resume (the file onto what a copy killed half way left)")
 	fs.StringVar(&o.fcp, "fcp", "", "fcp binary (default: build ./cmd/fcp of the current directory)")
 	fs.StringVar(&o.fcpArgs, "fcp-args", "", "extra fcp arguments, split on spaces, before the operands (fcp always gets -F with the lab's ssh_config)")
 	fs.StringVar(&o.rcloneArgs, "rclone-args", "--transfers 16", "extra rclone copy arguments, split on spaces (rclone's default is --transfers 4)")
@@ -126,7 +142,6 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 	if err != nil {
 		return fmt.Errorf("-tools: %w", err)
 	}
-	allWorkloads := []string{wlFile, wlTree, wlNoChange}
 	workloads, err := pick(o.workloads, allWorkloads)
 	if err != nil {
 		return fmt.Errorf("-workloads: %w", err)
@@ -134,6 +149,17 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 	if slices.Contains(workloads, wlNoChange) && !slices.Contains(workloads, wlTree) {
 		workloads, _ = pick(o.workloads+","+wlTree, allWorkloads)
 		logf("the no-change workload re-runs each tool's own copy of the tree: adding the tree workload")
+	}
+	if !slices.ContainsFunc(toolNames, func(n string) bool { t, _ := tool.New(n, tool.Options{}); return t.Delta }) {
+		kept := slices.DeleteFunc(slices.Clone(workloads), func(w string) bool { return slices.Contains(deltaWorkloads, w) })
+		if len(kept) < len(workloads) {
+			logf("none of the tools rebuilds files from the destination's data (rsync and fcp do): leaving out %s",
+				strings.Join(deltaWorkloads, ", "))
+			if len(kept) == 0 {
+				return errors.New("no workload left to run")
+			}
+			workloads = kept
+		}
 	}
 	needed := toolNames
 	if slices.Contains(workloads, wlNoChange) {
@@ -213,7 +239,8 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 	if err != nil {
 		return fmt.Errorf("generate data: %w", err)
 	}
-	s.digests = map[string]workload.Digest{wlFile: fileDigest, wlTree: treeDigest, wlNoChange: treeDigest}
+	s.spec = spec
+	s.digests = map[string]workload.Digest{wlFile: fileDigest, wlTree: treeDigest, wlNoChange: treeDigest, wlResume: fileDigest}
 	logf("generated in %.1f s: %v; %v", time.Since(start).Seconds(), fileDigest, treeDigest)
 
 	cfg := lab.Config{

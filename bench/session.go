@@ -5,11 +5,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -34,6 +37,7 @@ type session struct {
 	lab                  *lab.Lab
 	links                []lab.Link // the links to measure, of the lab's
 	tools                []tool.Tool
+	spec                 workload.Spec
 	digests              map[string]workload.Digest // by workload
 	res                  *report.Results
 
@@ -51,10 +55,27 @@ func (s *session) target(link lab.Link) tool.Target {
 }
 
 func (s *session) job(wl string) tool.Job {
-	if wl == wlFile {
-		return tool.Job{Src: filepath.Join(s.src, workload.FileName), DstDir: s.dst}
+	switch wl {
+	case wlTree, wlNoChange:
+		return tool.Job{Src: filepath.Join(s.src, workload.TreeName), Dir: true, DstDir: s.dst}
+	case wlResume:
+		return tool.Job{Src: filepath.Join(s.src, workload.FileName), DstDir: s.dst, KeepPartial: true}
 	}
-	return tool.Job{Src: filepath.Join(s.src, workload.TreeName), Dir: true, DstDir: s.dst}
+	return tool.Job{Src: filepath.Join(s.src, workload.FileName), DstDir: s.dst}
+}
+
+// toolsFor returns the tools that run wl, in the session's order.
+func (s *session) toolsFor(wl string) []tool.Tool {
+	if !slices.Contains(deltaWorkloads, wl) {
+		return s.tools
+	}
+	var out []tool.Tool
+	for _, t := range s.tools {
+		if t.Delta {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // runLink runs every round of every workload on link. Within a round the
@@ -73,8 +94,9 @@ func (s *session) runLink(ctx context.Context, link lab.Link, workloads []string
 			if wl == wlNoChange {
 				continue // runs right after each tool's tree
 			}
-			for i := range s.tools {
-				t := s.tools[(i+round-1)%len(s.tools)]
+			tools := s.toolsFor(wl)
+			for i := range tools {
+				t := tools[(i+round-1)%len(tools)]
 				order := i + 1
 				if err := s.cell(ctx, link, wl, t, round, order); err != nil {
 					return err
@@ -97,7 +119,16 @@ func (s *session) cell(ctx context.Context, link lab.Link, wl string, t tool.Too
 		s.logf("%s %s %s round %d: skipped (%s)", link.Name, wl, t.Name, round, why)
 		return nil
 	}
-	run, err := s.measure(ctx, link, wl, t, round, order, true)
+	var run report.Run
+	var err error
+	switch wl {
+	case wlOverwrite, wlAppend:
+		run, err = s.changed(ctx, link, wl, t, round, order)
+	case wlResume:
+		run, err = s.resume(ctx, link, t, round, order)
+	default:
+		run, err = s.measure(ctx, link, wl, t, round, order, true)
+	}
 	if err != nil {
 		return err
 	}
@@ -106,6 +137,179 @@ func (s *session) cell(ctx context.Context, link lab.Link, wl string, t tool.Too
 	}
 	s.res.Runs = append(s.res.Runs, run)
 	return nil
+}
+
+// changed times t copying the large file onto its old version: the
+// destination gets a plain local copy of the file (not timed), then the
+// source is edited (overwrite or append), copied, and put back.
+func (s *session) changed(ctx context.Context, link lab.Link, wl string, t tool.Tool, round, order int) (report.Run, error) {
+	s.reap()
+	if err := s.placeOld(); err != nil {
+		return report.Run{}, err
+	}
+	src := filepath.Join(s.src, workload.FileName)
+	edit := workload.Overwrite
+	if wl == wlAppend {
+		edit = workload.Append
+	}
+	undo, err := edit(src, s.spec)
+	if err != nil {
+		return report.Run{}, err
+	}
+	if _, ok := s.digests[wl]; !ok {
+		d, err := workload.Of(src)
+		if err != nil {
+			undo()
+			return report.Run{}, err
+		}
+		s.digests[wl] = d
+	}
+	run, err := s.measure(ctx, link, wl, t, round, order, false)
+	if uerr := undo(); err == nil && uerr != nil {
+		err = uerr
+	}
+	return run, err
+}
+
+// placeOld empties the destination and copies the source's large file
+// into it, keeping its mode and modification time, owned by the benchmark
+// user: the destination a finished copy of the file workload leaves.
+func (s *session) placeOld() error {
+	if err := s.clearDst(); err != nil {
+		return err
+	}
+	src := filepath.Join(s.src, workload.FileName)
+	dst := filepath.Join(s.dst, workload.FileName)
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy %s to the destination: %w", src, err)
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	if err := os.Chtimes(dst, fi.ModTime(), fi.ModTime()); err != nil {
+		return err
+	}
+	return s.lab.Chown(dst)
+}
+
+// How a resume workload's first run is cut: the destination is polled
+// every cutPoll, and after the kill the tool's server side has cutSettle to
+// write what was in flight, keep its partial file and end.
+const (
+	cutPoll   = 5 * time.Millisecond
+	cutSettle = 30 * time.Second
+)
+
+// resume cuts a copy of the large file half way (not timed), then times t
+// finishing it.
+func (s *session) resume(ctx context.Context, link lab.Link, t tool.Tool, round, order int) (report.Run, error) {
+	cut, err := s.cut(ctx, link, t, round)
+	if err != nil {
+		return report.Run{}, err
+	}
+	if cut.Error != "" {
+		run := report.Run{Link: link.Name, Workload: wlResume, Tool: t.Name, Round: round, Order: order,
+			Start: time.Now(), Error: "cut run: " + cut.Error, Cut: cut}
+		s.logf("%s %s %s round %d: FAILED: %s", link.Name, wlResume, t.Name, round, run.Error)
+		return run, nil
+	}
+	run, err := s.measure(ctx, link, wlResume, t, round, order, false)
+	run.Cut = cut
+	return run, err
+}
+
+// cut starts t copying the large file into an empty destination and kills
+// its client's process group (SIGKILL, no warning) once half the file has
+// arrived: the space the destination's files take, so that writes at
+// several places of a sparse file count for what they wrote.
+func (s *session) cut(ctx context.Context, link lab.Link, t tool.Tool, round int) (*report.Cut, error) {
+	s.reap()
+	if err := s.clearDst(); err != nil {
+		return nil, err
+	}
+	inv := t.Copy(s.target(link), s.job(wlResume))
+	log := filepath.Join(s.logs, fmt.Sprintf("%s-%s-%s-%d-cut.log", link.Name, wlResume, t.Name, round))
+	before, err := s.lab.Counters(ctx, link)
+	if err != nil {
+		return nil, err
+	}
+	half := s.spec.FileBytes / 2
+	cutNow, stop := make(chan struct{}), make(chan struct{})
+	var arrived int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(cutPoll)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if n := allocated(s.dst); n >= half {
+				arrived = n
+				close(cutNow)
+				return
+			}
+		}
+	}()
+	cmd := command(inv, log)
+	cmd.Cut = cutNow
+	r, err := proc.Run(ctx, cmd, s.o.timeout)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	after, err := s.lab.Counters(ctx, link)
+	if err != nil {
+		return nil, err
+	}
+	c := &report.Cut{Seconds: r.Wall.Seconds(), Arrived: arrived, WireTx: after.Tx - before.Tx, WireRx: after.Rx - before.Rx}
+	switch {
+	case r.Cut && r.ExitCode == -1:
+	case r.TimedOut:
+		c.Error = fmt.Sprintf("stopped at the cap (%v) before half of the file had arrived", s.o.timeout)
+	case r.Cut:
+		c.Error = fmt.Sprintf("the copy ended (exit status %d) as half of the file arrived, before the kill", r.ExitCode)
+	default:
+		c.Error = fmt.Sprintf("the copy ended (exit status %d) before half of the file had arrived: %s", r.ExitCode, proc.Tail(log, 400))
+	}
+	// The server side writes what was already on its way, keeps what
+	// arrived and ends.
+	if n := s.lab.KillUserProcesses(cutSettle); n > 0 {
+		s.killed += n
+		s.logf("killed %d processes of %s still running %v after the cut", n, s.o.user, cutSettle)
+	}
+	c.LeftFiles, c.LeftBytes = listFiles(s.dst)
+	s.logf("%s %s %s round %d: cut after %.2f s with %.0f MB arrived; %.0f MB left in %q", link.Name, wlResume, t.Name, round,
+		c.Seconds, float64(c.Arrived)/1e6, float64(c.LeftBytes)/1e6, c.LeftFiles)
+	return c, nil
+}
+
+// reap waits for the benchmark user's processes of the last run to end,
+// killing them after 5 s.
+func (s *session) reap() {
+	if n := s.lab.KillUserProcesses(5 * time.Second); n > 0 {
+		s.killed += n
+		s.logf("killed %d leftover processes of %s", n, s.o.user)
+	}
 }
 
 // noChange re-runs t onto its own copy of the tree; when that copy did not
@@ -173,10 +377,7 @@ func (s *session) seed(ctx context.Context, link lab.Link) error {
 // failure is recorded in the Run.
 func (s *session) measure(ctx context.Context, link lab.Link, wl string, t tool.Tool, round, order int, fresh bool) (report.Run, error) {
 	run := report.Run{Link: link.Name, Workload: wl, Tool: t.Name, Round: round, Order: order}
-	if n := s.lab.KillUserProcesses(5 * time.Second); n > 0 {
-		s.killed += n
-		s.logf("killed %d leftover processes of %s", n, s.o.user)
-	}
+	s.reap()
 	if fresh {
 		if err := s.clearDst(); err != nil {
 			return run, err
@@ -194,6 +395,10 @@ func (s *session) measure(ctx context.Context, link lab.Link, wl string, t tool.
 		return run, err
 	}
 	relayCPU := s.lab.RelayCPU()
+	wire, err := s.lab.Counters(ctx, link)
+	if err != nil {
+		return run, err
+	}
 	run.Load1 = loadavg()
 	stop := proc.SampleUser(s.lab.UID, 100*time.Millisecond)
 	run.Start = time.Now()
@@ -202,6 +407,11 @@ func (s *session) measure(ctx context.Context, link lab.Link, wl string, t tool.
 	if err != nil {
 		return run, err
 	}
+	wireAfter, err := s.lab.Counters(ctx, link)
+	if err != nil {
+		return run, err
+	}
+	run.WireTx, run.WireRx = wireAfter.Tx-wire.Tx, wireAfter.Rx-wire.Rx
 	run.Seconds = r.Wall.Seconds()
 	run.Capped = r.TimedOut
 	run.ExitCode = r.ExitCode
@@ -233,8 +443,8 @@ func (s *session) measure(ctx context.Context, link lab.Link, wl string, t tool.
 			status = "verified"
 		}
 	}
-	s.logf("%s %s %s round %d: %.2f s, client %s, server %s; %s", link.Name, wl, t.Name, round,
-		run.Seconds, mibString(run.ClientMaxRSS), mibString(run.ServerRSS), status)
+	s.logf("%s %s %s round %d: %.2f s, %.1f MB on the wire, client %s, server %s; %s", link.Name, wl, t.Name, round,
+		run.Seconds, float64(run.WireBytes())/1e6, mibString(run.ClientMaxRSS), mibString(run.ServerRSS), status)
 	return run, nil
 }
 
@@ -322,6 +532,39 @@ func usage(dir string) (files int, bytes int64) {
 		return nil
 	})
 	return files, bytes
+}
+
+// allocated returns the space the regular files under dir take (st_blocks),
+// which counts what was written into a sparse file and not its holes.
+func allocated(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			if info, err := e.Info(); err == nil {
+				if st, ok := info.Sys().(*syscall.Stat_t); ok {
+					n += st.Blocks * 512
+				}
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// listFiles returns the regular files under dir, relative to it, and their
+// total size.
+func listFiles(dir string) (names []string, bytes int64) {
+	filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			if info, err := e.Info(); err == nil {
+				rel, _ := filepath.Rel(dir, p)
+				names = append(names, rel)
+				bytes += info.Size()
+			}
+		}
+		return nil
+	})
+	return names, bytes
 }
 
 func loadavg() float64 {

@@ -44,12 +44,43 @@ func (s *session) newResults(spec workload.Spec, tools, workloads []string, chec
 			float64(s.digests[wlTree].Bytes)/1e6, spec.Dirs, spec.Subdirs, spec.Seed, where),
 	}
 	labels := map[string]string{
-		wlFile:     size(spec.FileBytes) + " file",
-		wlTree:     report.Thousands(spec.TreeFiles()) + " files",
-		wlNoChange: "no-change re-run",
+		wlFile:      size(spec.FileBytes) + " file",
+		wlTree:      report.Thousands(spec.TreeFiles()) + " files",
+		wlNoChange:  "no-change re-run",
+		wlOverwrite: size(spec.FileBytes) + " file, " + size(spec.ChangeBytes) + " changed",
+		wlAppend:    size(spec.FileBytes) + " file, " + size(spec.AppendBytes) + " appended",
+		wlResume:    size(spec.FileBytes) + " file, resumed at half",
+	}
+	var deltaTools []string
+	for _, t := range s.tools {
+		if t.Delta {
+			deltaTools = append(deltaTools, t.Name)
+		}
+	}
+	var changes []string
+	if slices.Contains(workloads, wlOverwrite) {
+		changes = append(changes, fmt.Sprintf("*%s* writes %s at offset %d of the file (the size stays)",
+			labels[wlOverwrite], size(spec.ChangeBytes), spec.OverwriteOffset()))
+	}
+	if slices.Contains(workloads, wlAppend) {
+		changes = append(changes, fmt.Sprintf("*%s* appends %s", labels[wlAppend], size(spec.AppendBytes)))
+	}
+	if len(changes) > 0 {
+		r.Data += fmt.Sprintf(" Changed files: the destination gets a plain local copy of the file (mode and modification time kept), "+
+			"then the source is changed with random bytes from the same seed and its modification time moves forward: %s; "+
+			"the source is put back after the run.", strings.Join(changes, "; "))
+	}
+	if slices.Contains(workloads, wlResume) {
+		r.Data += fmt.Sprintf(" *%s*: the destination starts empty; the tool copies the file and its client's process group is killed (SIGKILL) "+
+			"as soon as the destination's files take half the file's size (polled every %d ms); its server side then has up to %.0f s to end; "+
+			"then the same command is timed finishing the copy.", labels[wlResume], cutPoll.Milliseconds(), cutSettle.Seconds())
 	}
 	for _, wl := range workloads {
-		r.Workloads = append(r.Workloads, report.Label{Name: wl, Label: labels[wl]})
+		l := report.Label{Name: wl, Label: labels[wl]}
+		if slices.Contains(deltaWorkloads, wl) {
+			l.Tools = deltaTools
+		}
+		r.Workloads = append(r.Workloads, l)
 	}
 	for i, l := range s.lab.Links {
 		if !slices.Contains(s.links, l) {
@@ -69,6 +100,15 @@ func (s *session) newResults(spec workload.Spec, tools, workloads []string, chec
 	for _, t := range s.tools {
 		inv := t.Copy(s.target(s.links[0]), s.job(wlTree))
 		r.Commands = append(r.Commands, report.Command{Tool: t.Name, Line: paths.Replace(inv.String())})
+	}
+	if slices.Contains(workloads, wlResume) {
+		for _, t := range s.tools {
+			if t.Name == "rsync" {
+				inv := t.Copy(s.target(s.links[0]), s.job(wlResume))
+				r.Commands = append(r.Commands, report.Command{Tool: t.Name,
+					Line: paths.Replace(inv.String()) + "   # resume: both runs (the others run the file as above)"})
+			}
+		}
 	}
 	r.Versions = s.versions()
 	return r

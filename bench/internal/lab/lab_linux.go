@@ -33,6 +33,9 @@ type Link struct {
 	Shape  string // how it is built
 	Client string // client address
 	Server string // server address
+	// ClientDev is the link's device in the client namespace, whose
+	// counters tell the bytes a run moved (Lab.Counters).
+	ClientDev string
 }
 
 // WAN is the emulated wide-area link.
@@ -105,7 +108,7 @@ func Setup(ctx context.Context, cfg Config) (l *Lab, err error) {
 		return nil, err
 	}
 
-	direct := Link{Name: "direct", Label: "no added delay", Shape: "veth pair", Client: "10.199.0.1", Server: "10.199.0.2"}
+	direct := Link{Name: "direct", Label: "no added delay", Shape: "veth pair", Client: "10.199.0.1", Server: "10.199.0.2", ClientDev: vethC}
 	if err := run(ctx, "ip", "link", "add", vethC, "netns", ClientNS, "type", "veth", "peer", "name", vethS, "netns", ServerNS); err != nil {
 		return nil, err
 	}
@@ -119,7 +122,7 @@ func Setup(ctx context.Context, cfg Config) (l *Lab, err error) {
 			Name:   "wan",
 			Label:  fmt.Sprintf("%g ms RTT, %s", float64(2*w.Delay)/float64(time.Millisecond), rateString(w.Rate)),
 			Shape:  fmt.Sprintf("TUN devices and a user-space relay: %v each way, %s, %d-byte drop-tail queue", w.Delay, rateString(w.Rate), w.Queue),
-			Client: "10.199.1.1", Server: "10.199.1.2",
+			Client: "10.199.1.1", Server: "10.199.1.2", ClientDev: tunDev,
 		}
 		if l.relay, err = startRelay(ctx, w, filepath.Join(cfg.Dir, "netem.log")); err != nil {
 			return nil, err

@@ -63,6 +63,29 @@ func TestRun(t *testing.T) {
 	}
 }
 
+func TestCut(t *testing.T) {
+	needTime(t)
+	cut := make(chan struct{})
+	time.AfterFunc(200*time.Millisecond, func() { close(cut) })
+	start := time.Now()
+	// The shell ignores TERM and a child holds the group: KILL must reach both at once.
+	r, err := Run(context.Background(), Command{Args: []string{"sh", "-c", "trap '' TERM; sleep 30 & sleep 30"}, Cut: cut}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Cut || r.TimedOut || r.ExitCode != -1 {
+		t.Errorf("cut %v, timed out %v, exit %d; want cut, killed (-1)", r.Cut, r.TimedOut, r.ExitCode)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Run took %v after the cut", d)
+	}
+	// A command that ends first is not cut.
+	r, err = Run(context.Background(), Command{Args: []string{"true"}, Cut: make(chan struct{})}, 0)
+	if err != nil || r.Cut || r.ExitCode != 0 {
+		t.Errorf("uncut command: %+v, %v", r, err)
+	}
+}
+
 // TestMaxRSSIsTheCommands checks that a small command is not charged this
 // process's memory, as a direct child started with vfork would be.
 func TestMaxRSSIsTheCommands(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -18,6 +19,10 @@ type Command struct {
 	Env   []string // added to this process's environment
 	Stdin string
 	Log   string // file that receives stdout and stderr
+	// Cut, when closed, kills the command at once: SIGKILL to its whole
+	// process group, GNU time too, so no memory is reported. It stands for
+	// a copy interrupted without warning (a crash, a lost machine).
+	Cut <-chan struct{}
 }
 
 // Result is what a finished (or killed) command cost.
@@ -25,6 +30,9 @@ type Result struct {
 	Wall     time.Duration
 	TimedOut bool // killed when the timeout passed
 	ExitCode int  // -1 when killed by a signal
+	// Cut is set when Command.Cut was closed while the command ran; it was
+	// killed then, unless ExitCode says it had just finished.
+	Cut bool
 	// MaxRSS is the peak resident set of the largest process in the tree:
 	// the command and every descendant it waited for (ru_maxrss of
 	// getrusage(2)), also when it was killed at the timeout.
@@ -87,8 +95,21 @@ func Run(ctx context.Context, c Command, timeout time.Duration) (Result, error) 
 	if err := cmd.Start(); err != nil {
 		return Result{}, fmt.Errorf("start %s: %w", strings.Join(cmd.Args, " "), err)
 	}
+	var cut atomic.Bool
+	if c.Cut != nil {
+		exited := make(chan struct{})
+		defer close(exited)
+		go func() {
+			select {
+			case <-c.Cut:
+				cut.Store(true)
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			case <-exited:
+			}
+		}()
+	}
 	waitErr := cmd.Wait()
-	r := Result{Wall: time.Since(start), ExitCode: cmd.ProcessState.ExitCode()}
+	r := Result{Wall: time.Since(start), ExitCode: cmd.ProcessState.ExitCode(), Cut: cut.Load()}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.UserCPU = time.Duration(ru.Utime.Nano())
 		r.SysCPU = time.Duration(ru.Stime.Nano())

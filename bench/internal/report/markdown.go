@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -24,11 +25,81 @@ func (r *Results) Markdown(w io.Writer) {
 	if r.Quick {
 		p("> **Quick mode**: small data, one round. These numbers check the harness; they are not the benchmark.\n\n")
 	}
+	all, common, delta := r.Workloads, r.common(), r.delta()
 	p("Wall time in seconds of a push from the client to the server, median of %d round%s; lower is better. ",
 		r.Settings.Rounds, plural(r.Settings.Rounds))
-	p("`>%s` means the run was stopped at the cap. *No-change* copies the tree again onto an identical destination.\n\n", capS)
+	p("`>%s` means the run was stopped at the cap.", capS)
+	if slices.ContainsFunc(common, func(l Label) bool { return l.Name == "nochange" }) {
+		p(" *No-change* copies the tree again onto an identical destination.")
+	}
+	p("\n")
+	if len(common) > 0 {
+		p("\n")
+		r.commonTables(w, common, capS)
+	}
+	if len(delta) > 0 {
+		r.deltaTables(w, delta, capS)
+	}
+	if r.hasBytes() {
+		p("\nBytes on the wire in MB (10⁶ bytes), median of the correct runs: both directions together, as the counters of the client's network device " +
+			"count them (IP and TCP headers included, once per packet as the kernel hands it to the device: with segmentation offload once per super-packet " +
+			"of up to 64 KiB, so less than a real link's headers per 1,448-byte segment). It includes SSH's own overhead and TCP's acknowledgements.\n\n")
+		r.table(w, all, r.Tools, func(link string, wl Label, tool string) string {
+			if !wl.Runs(tool) {
+				return "–"
+			}
+			c, ok := r.Cell(link, wl.Name, tool)
+			if !ok || c.Bytes == 0 {
+				return ""
+			}
+			return megabytes(c.Bytes)
+		})
+	}
 
-	r.table(w, r.Tools, func(link, workload, tool string) string {
+	p("\nPeak resident memory in MiB, client / server, the largest of the runs. Client: the largest process of the tool's process tree " +
+		"(its ru_maxrss, through GNU time). Server: all processes of the benchmark user together (sshd session, shell, the tool's server side), sampled every 100 ms.\n\n")
+	r.table(w, all, r.Tools, func(link string, wl Label, tool string) string {
+		if !wl.Runs(tool) {
+			return "–"
+		}
+		c, ok := r.Cell(link, wl.Name, tool)
+		if !ok {
+			return ""
+		}
+		return fmt.Sprintf("%s / %s", mib(c.ClientRSS), mib(c.ServerRSS))
+	})
+
+	p("\nEvery run's time in seconds, in round order; for a run stopped at the cap, what it had copied by then:\n\n")
+	r.table(w, all, r.Tools, func(link string, wl Label, tool string) string {
+		if !wl.Runs(tool) {
+			return "–"
+		}
+		c, ok := r.Cell(link, wl.Name, tool)
+		if !ok {
+			return ""
+		}
+		var ts []string
+		for _, t := range c.Times {
+			ts = append(ts, seconds(t))
+		}
+		if c.Capped {
+			ts = append(ts, ">"+capS+partial(c, r.Settings.Timeout))
+		}
+		if bad := c.Runs - c.OK; bad > 0 && !c.Capped {
+			ts = append(ts, fmt.Sprintf("%d failed", bad))
+		}
+		return strings.Join(ts, ", ")
+	})
+
+	r.method(w)
+}
+
+// commonTables writes the times of the workloads every tool runs and
+// fcp's ratios to each peer.
+func (r *Results) commonTables(w io.Writer, common []Label, capS string) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	r.table(w, common, r.Tools, func(link string, wl Label, tool string) string {
+		workload := wl.Name
 		if r.omitted(link, workload, tool) != "" {
 			return "n/a‡"
 		}
@@ -58,7 +129,8 @@ func (r *Results) Markdown(w io.Writer) {
 	}
 	if len(peers) < len(r.Tools) && len(peers) > 0 {
 		p("\nfcp's time divided by each peer's (below 1: fcp is faster; `<` and `>` where a run hit the cap):\n\n")
-		r.table(w, peers, func(link, workload, tool string) string {
+		r.table(w, common, peers, func(link string, wl Label, tool string) string {
+			workload := wl.Name
 			fcp, ok1 := r.Cell(link, workload, "fcp")
 			peer, ok2 := r.Cell(link, workload, tool)
 			if !ok1 || !ok2 {
@@ -75,53 +147,182 @@ func (r *Results) Markdown(w io.Writer) {
 		})
 	}
 
-	p("\nPeak resident memory in MiB, client / server, the largest of the runs. Client: the largest process of the tool's process tree " +
-		"(its ru_maxrss, through GNU time). Server: all processes of the benchmark user together (sshd session, shell, the tool's server side), sampled every 100 ms.\n\n")
-	r.table(w, r.Tools, func(link, workload, tool string) string {
-		c, ok := r.Cell(link, workload, tool)
-		if !ok {
-			return ""
-		}
-		return fmt.Sprintf("%s / %s", mib(c.ClientRSS), mib(c.ServerRSS))
-	})
-
-	p("\nEvery run's time in seconds, in round order; for a run stopped at the cap, what it had copied by then:\n\n")
-	r.table(w, r.Tools, func(link, workload, tool string) string {
-		c, ok := r.Cell(link, workload, tool)
-		if !ok {
-			return ""
-		}
-		var ts []string
-		for _, t := range c.Times {
-			ts = append(ts, seconds(t))
-		}
-		if c.Capped {
-			ts = append(ts, ">"+capS+partial(c, r.Settings.Timeout))
-		}
-		if bad := c.Runs - c.OK; bad > 0 && !c.Capped {
-			ts = append(ts, fmt.Sprintf("%d failed", bad))
-		}
-		return strings.Join(ts, ", ")
-	})
-
-	r.method(w)
 }
 
 // table writes one row per workload and link (workloads first, so a
 // workload's links sit together) and one column per tool.
-func (r *Results) table(w io.Writer, tools []string, cell func(link, workload, tool string) string) {
+func (r *Results) table(w io.Writer, workloads []Label, tools []string, cell func(link string, wl Label, tool string) string) {
 	fmt.Fprintf(w, "| workload | link |")
 	for _, t := range tools {
 		fmt.Fprintf(w, " %s |", t)
 	}
 	fmt.Fprintf(w, "\n|---|---|%s\n", strings.Repeat("--:|", len(tools)))
-	for _, wl := range r.Workloads {
+	for _, wl := range workloads {
 		for _, l := range r.Links {
 			fmt.Fprintf(w, "| %s | %s |", wl.Label, l.Label.Label)
 			for _, t := range tools {
-				fmt.Fprintf(w, " %s |", cell(l.Name, wl.Name, t))
+				fmt.Fprintf(w, " %s |", cell(l.Name, wl, t))
 			}
 			fmt.Fprintln(w)
+		}
+	}
+}
+
+// common returns the workloads that every tool runs, delta those that only
+// some do (changed files and resumed copies).
+func (r *Results) common() []Label {
+	var out []Label
+	for _, wl := range r.Workloads {
+		if len(wl.Tools) == 0 {
+			out = append(out, wl)
+		}
+	}
+	return out
+}
+
+func (r *Results) delta() []Label {
+	var out []Label
+	for _, wl := range r.Workloads {
+		if len(wl.Tools) > 0 {
+			out = append(out, wl)
+		}
+	}
+	return out
+}
+
+// hasBytes reports whether any run counted its bytes on the wire (results
+// of older versions did not).
+func (r *Results) hasBytes() bool {
+	return slices.ContainsFunc(r.Runs, func(run Run) bool { return run.WireBytes() > 0 })
+}
+
+// deltaTables writes the workloads that only some tools run: their times
+// and bytes side by side, fcp's ratios to each peer, and what the cut of a
+// resume workload left.
+func (r *Results) deltaTables(w io.Writer, delta []Label, capS string) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	var tools []string
+	for _, t := range r.Tools {
+		if slices.ContainsFunc(delta, func(l Label) bool { return l.Runs(t) }) {
+			tools = append(tools, t)
+		}
+	}
+	var peers []string
+	for _, t := range tools {
+		if t != "fcp" {
+			peers = append(peers, t)
+		}
+	}
+	hasFcp := slices.Contains(tools, "fcp")
+	p("\n**Changed files and an interrupted copy** (%s only: the tools that rebuild a file from what the destination holds). "+
+		"Time in seconds (median), bytes on the wire in MB both ways (median; see below)", strings.Join(tools, " and "))
+	if hasFcp && len(peers) > 0 {
+		p(", and fcp's divided by the peer's")
+	}
+	p(":\n\n| workload | link |")
+	for _, t := range tools {
+		p(" %s, s |", t)
+	}
+	if hasFcp {
+		for _, peer := range peers {
+			p(" fcp ÷ %s, time |", peer)
+		}
+	}
+	for _, t := range tools {
+		p(" %s, MB |", t)
+	}
+	if hasFcp {
+		for _, peer := range peers {
+			p(" fcp ÷ %s, bytes |", peer)
+		}
+	}
+	cols := 2 * len(tools)
+	if hasFcp {
+		cols += 2 * len(peers)
+	}
+	p("\n|---|---|%s\n", strings.Repeat("--:|", cols))
+	for _, wl := range delta {
+		for _, l := range r.Links {
+			p("| %s | %s |", wl.Label, l.Label.Label)
+			cells := make(map[string]Cell)
+			for _, t := range tools {
+				c, ok := r.Cell(l.Name, wl.Name, t)
+				if ok {
+					cells[t] = c
+				}
+				s := "–"
+				if wl.Runs(t) {
+					s = timeCell(c, ok, capS)
+					if t == "fcp" && ok && c.valid() {
+						s = "**" + s + "**"
+					}
+				}
+				p(" %s |", s)
+			}
+			fcp, fcpOK := cells["fcp"]
+			if hasFcp {
+				for _, peer := range peers {
+					s := "–"
+					if c, ok := cells[peer]; ok && fcpOK {
+						if v, bound, ok := Ratio(fcp, c, r.Settings.Timeout); ok {
+							s = map[int]string{-1: "<", 0: "", 1: ">"}[bound] + ratio(v)
+						}
+					}
+					p(" %s |", s)
+				}
+			}
+			for _, t := range tools {
+				s := "–"
+				if c, ok := cells[t]; ok && c.Bytes > 0 {
+					s = megabytes(c.Bytes)
+				}
+				p(" %s |", s)
+			}
+			if hasFcp {
+				for _, peer := range peers {
+					s := "–"
+					if c, ok := cells[peer]; ok && fcpOK && c.Bytes > 0 && fcp.Bytes > 0 {
+						s = ratio(fcp.Bytes / c.Bytes)
+					}
+					p(" %s |", s)
+				}
+			}
+			p("\n")
+		}
+	}
+	for _, wl := range delta {
+		if !slices.ContainsFunc(r.Runs, func(run Run) bool { return run.Workload == wl.Name && run.Cut != nil }) {
+			continue
+		}
+		p("\n*%s*: what the untimed first run left at the destination after its client was killed (SIGKILL to its process group) "+
+			"once half the file had arrived, and the tool's server side had ended; median size in MB, and the files:\n\n| link |", wl.Label)
+		for _, t := range tools {
+			if wl.Runs(t) {
+				p(" %s |", t)
+			}
+		}
+		p("\n|---|%s\n", strings.Repeat("--:|", len(slices.DeleteFunc(slices.Clone(tools), func(t string) bool { return !wl.Runs(t) }))))
+		for _, l := range r.Links {
+			p("| %s |", l.Label.Label)
+			for _, t := range tools {
+				if !wl.Runs(t) {
+					continue
+				}
+				c, ok := r.Cell(l.Name, wl.Name, t)
+				switch {
+				case !ok:
+					p("  |")
+				case c.Cuts == 0:
+					p(" not cut as planned |")
+				default:
+					files := "nothing"
+					if len(c.LeftFiles) > 0 {
+						files = "`" + strings.Join(c.LeftFiles, "`, `") + "`"
+					}
+					p(" %s (%s) |", megabytes(c.Left), files)
+				}
+			}
+			p("\n")
 		}
 	}
 }
@@ -142,8 +343,12 @@ func (r *Results) method(w io.Writer) {
 			bps(l.Iperf1), bps(l.Iperf4), seconds(l.SSHLogin))
 	}
 	p("\n- **Runs**: %d round%s; the tools alternate within a round, each round starting one tool later. "+
-		"Before every run the destination is emptied (not for no-change runs), leftover server processes are gone",
+		"Before every run the destination is emptied (not for no-change runs",
 		r.Settings.Rounds, plural(r.Settings.Rounds))
+	if len(r.delta()) > 0 {
+		p(", nor for changed files, whose destination gets a plain local copy of the old file, nor for a resumed copy, which starts from what its cut run left")
+	}
+	p("), leftover server processes are gone")
 	if r.Settings.DropCaches {
 		p(", and the page cache is dropped (`sync; echo 3 > /proc/sys/vm/drop_caches`, for the whole host)")
 	}
@@ -260,6 +465,21 @@ func ratio(v float64) string {
 		return fmt.Sprintf("%.1f", v)
 	}
 	return strconv.FormatFloat(v, 'g', 2, 64)
+}
+
+// megabytes formats bytes in MB (10⁶ bytes) with about three significant
+// digits.
+func megabytes(b float64) string {
+	mb := b / 1e6
+	switch {
+	case mb >= 100:
+		return fmt.Sprintf("%.0f", mb)
+	case mb >= 10:
+		return fmt.Sprintf("%.1f", mb)
+	case mb >= 0.1:
+		return fmt.Sprintf("%.2f", mb)
+	}
+	return fmt.Sprintf("%.3f", mb)
 }
 
 func mib(b int64) string {

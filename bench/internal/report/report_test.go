@@ -15,9 +15,9 @@ func testResults() *Results {
 		Date:      time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC),
 		Machine:   Machine{CPUs: 2, CPU: "Test CPU", Kernel: "6.1"},
 		Settings:  Settings{Rounds: 2, Timeout: 120},
-		Links:     []Link{{Label: Label{"direct", "no added delay"}}, {Label: Label{"wan", "50 ms RTT"}}},
+		Links:     []Link{{Label: Label{Name: "direct", Label: "no added delay"}}, {Label: Label{Name: "wan", Label: "50 ms RTT"}}},
 		Tools:     []string{"scp", "rsync", "fcp"},
-		Workloads: []Label{{"tree", "20k files"}, {"nochange", "no-change"}},
+		Workloads: []Label{{Name: "tree", Label: "20k files"}, {Name: "nochange", Label: "no-change"}},
 	}
 	add := func(link, workload, tool string, secs float64, mod func(*Run)) {
 		run := Run{Link: link, Workload: workload, Tool: tool, Seconds: secs, Verified: true, ClientMaxRSS: 10 << 20}
@@ -123,8 +123,63 @@ func TestMarkdown(t *testing.T) {
 	}
 }
 
+// withDelta adds the workloads of changed files and resumed copies, which
+// only rsync and fcp run, and bytes on the wire.
+func withDelta(r *Results) *Results {
+	delta := []string{"rsync", "fcp"}
+	r.Workloads = append(r.Workloads, Label{Name: "overwrite", Label: "1 MiB changed", Tools: delta},
+		Label{Name: "resume", Label: "resumed", Tools: delta})
+	add := func(link, workload, tool string, secs float64, bytes int64, cut *Cut) {
+		r.Runs = append(r.Runs, Run{Link: link, Workload: workload, Tool: tool, Seconds: secs, Verified: true,
+			WireTx: bytes - 1000, WireRx: 1000, Cut: cut})
+	}
+	add("direct", "overwrite", "rsync", 8, 4_000_000, nil)
+	add("direct", "overwrite", "rsync", 10, 6_000_000, nil)
+	add("direct", "overwrite", "fcp", 2, 2_500_000, nil)
+	add("wan", "overwrite", "rsync", 12, 5_000_000, nil)
+	add("direct", "resume", "rsync", 4, 540_000_000, &Cut{LeftFiles: []string{"big.bin"}, LeftBytes: 560_000_000})
+	add("direct", "resume", "fcp", 2, 530_000_000, &Cut{LeftFiles: []string{".fcp-big.bin.partial"}, LeftBytes: 600_000_000})
+	r.Runs = append(r.Runs, Run{Link: "wan", Workload: "resume", Tool: "fcp", Error: "cut run: finished first",
+		Cut: &Cut{Error: "finished first"}})
+	add("direct", "tree", "scp", 0, 0, nil) // an old run without bytes does not count
+	r.Runs[len(r.Runs)-1].Verified = false
+	return r
+}
+
+func TestMarkdownDelta(t *testing.T) {
+	var b strings.Builder
+	withDelta(testResults()).Markdown(&b)
+	md := b.String()
+	for _, want := range []string{
+		"| workload | link | rsync, s | fcp, s | fcp ÷ rsync, time | rsync, MB | fcp, MB | fcp ÷ rsync, bytes |",
+		"| 1 MiB changed | no added delay | 9.00 | **2.00** | 0.22 | 5.00 | 2.50 | 0.5 |",
+		"| 1 MiB changed | 50 ms RTT | 12.0 |  | – | 5.00 | – | – |",
+		"| resumed | no added delay | 4.00 | **2.00** | 0.5 | 540 | 530 | 0.98 |",
+		"| resumed | 50 ms RTT |  | failed | – | – | – | – |",
+		"| no added delay | 560 (`big.bin`) | 600 (`.fcp-big.bin.partial`) |",
+		"| 50 ms RTT |  | not cut as planned |",
+		"| 1 MiB changed | no added delay | – | 5.00 | 2.50 |",   // bytes of every workload
+		"| 1 MiB changed | no added delay | – | – / – | – / – |", // memory
+		"| resumed | 50 ms RTT | – |  | 1 failed |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+	// The common tables keep to the workloads every tool runs.
+	if strings.Contains(md, "| 1 MiB changed | no added delay | – | 9.00 |") {
+		t.Errorf("the delta workloads are in the time table:\n%s", md)
+	}
+	// Results without bytes (older JSON) have no bytes table.
+	b.Reset()
+	testResults().Markdown(&b)
+	if strings.Contains(b.String(), "Bytes on the wire") {
+		t.Error("a bytes table without bytes")
+	}
+}
+
 func TestSVGIsWellFormed(t *testing.T) {
-	for _, r := range []*Results{testResults(), {Settings: Settings{Rounds: 1, Timeout: 120}}} {
+	for _, r := range []*Results{testResults(), withDelta(testResults()), {Settings: Settings{Rounds: 1, Timeout: 120}}} {
 		var b strings.Builder
 		r.SVG(&b)
 		d := xml.NewDecoder(strings.NewReader(b.String()))

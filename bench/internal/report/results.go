@@ -69,7 +69,12 @@ type Settings struct {
 type Label struct {
 	Name  string `json:"name"`
 	Label string `json:"label"`
+	// Tools are the tools a workload is run with, when not all of them.
+	Tools []string `json:"tools,omitempty"`
 }
+
+// Runs reports whether the workload is run with tool.
+func (l Label) Runs(tool string) bool { return len(l.Tools) == 0 || slices.Contains(l.Tools, tool) }
 
 // Link is a network path and what it measured before the runs.
 type Link struct {
@@ -129,6 +134,34 @@ type Run struct {
 	RelayCPU        float64 `json:"relay_cpu_s,omitempty"`
 	RelayDrops      uint64  `json:"relay_dropped_frames,omitempty"`
 	Load1           float64 `json:"loadavg1"`
+	// Bytes on the wire during the run, by the counters of the client's
+	// device of the link: sent to the server (tx) and received (rx).
+	WireTx int64 `json:"wire_tx_bytes"`
+	WireRx int64 `json:"wire_rx_bytes"`
+	// Cut is the untimed first run of a resume workload, killed part way.
+	Cut *Cut `json:"cut,omitempty"`
+}
+
+// WireBytes is what the run moved both ways.
+func (r Run) WireBytes() int64 { return r.WireTx + r.WireRx }
+
+// Cut is the first run of a resume workload: the tool copies the file into
+// an empty destination and its client's process group is killed
+// (SIGKILL) once Arrived bytes are at the destination.
+type Cut struct {
+	Seconds float64 `json:"seconds"` // from start to the kill
+	// Arrived is what the destination held when the kill was sent (the
+	// space its files take, so a sparse file counts what was written).
+	Arrived int64 `json:"arrived_bytes"`
+	// Left is what the destination held once the tool's server side had
+	// ended: the files and their total size.
+	LeftFiles []string `json:"left_files"`
+	LeftBytes int64    `json:"left_bytes"`
+	WireTx    int64    `json:"wire_tx_bytes"`
+	WireRx    int64    `json:"wire_rx_bytes"`
+	// Error says why the cut did not happen as planned (the copy ended
+	// first, or failed); then the timed run is not made.
+	Error string `json:"error,omitempty"`
 }
 
 // OK reports whether the run finished, succeeded and copied correctly.
@@ -148,6 +181,14 @@ type Cell struct {
 	// Peak memory over the runs, in bytes.
 	ClientRSS, ServerRSS int64
 	SeededBy             string
+	// Bytes is the median of WireBytes over the correct runs that measured
+	// it; 0 when none did.
+	Bytes float64
+	// Left is the median of Cut.LeftBytes over the runs cut as planned,
+	// LeftFiles the files the first of them left.
+	Left      float64
+	LeftFiles []string
+	Cuts      int // runs cut as planned
 }
 
 // valid reports whether the cell has a time to show.
@@ -166,11 +207,19 @@ func (r *Results) omitted(link, workload, tool string) string {
 // Cell returns the summary of one tool on one workload and link; ok is
 // false when it was not run.
 func (r *Results) Cell(link, workload, tool string) (c Cell, ok bool) {
+	var bytes, left []float64
 	for _, run := range r.Runs {
 		if run.Link != link || run.Workload != workload || run.Tool != tool {
 			continue
 		}
 		c.Runs++
+		if run.Cut != nil && run.Cut.Error == "" {
+			if c.Cuts == 0 {
+				c.LeftFiles = run.Cut.LeftFiles
+			}
+			c.Cuts++
+			left = append(left, float64(run.Cut.LeftBytes))
+		}
 		if run.Capped && !c.Capped {
 			c.PartialFiles, c.PartialBytes = run.PartialFiles, run.PartialBytes
 		}
@@ -183,7 +232,16 @@ func (r *Results) Cell(link, workload, tool string) (c Cell, ok bool) {
 		if run.OK() {
 			c.OK++
 			c.Times = append(c.Times, run.Seconds)
+			if b := run.WireBytes(); b > 0 {
+				bytes = append(bytes, float64(b))
+			}
 		}
+	}
+	if len(bytes) > 0 {
+		c.Bytes = median(slices.Sorted(slices.Values(bytes)))
+	}
+	if len(left) > 0 {
+		c.Left = median(slices.Sorted(slices.Values(left)))
 	}
 	if c.Runs == 0 {
 		return Cell{}, false

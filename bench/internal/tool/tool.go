@@ -27,6 +27,10 @@ type Job struct {
 	Src    string
 	Dir    bool // Src is a directory
 	DstDir string
+	// KeepPartial asks the tool to keep what arrived when the copy is cut
+	// short, for the next run to finish: rsync --partial (fcp always
+	// does).
+	KeepPartial bool
 }
 
 // Invocation is one run of a tool: its argument vector, variables added to
@@ -44,6 +48,10 @@ type Tool struct {
 	// Incremental tools skip files the destination already has; the others
 	// (scp, sftp) copy everything every time.
 	Incremental bool
+	// Delta tools rebuild a changed file from its old version at the
+	// destination, sending only what changed, and finish an interrupted
+	// copy from what arrived: rsync and fcp.
+	Delta bool
 }
 
 // Options are the settings of the tools that have any.
@@ -64,11 +72,11 @@ func New(name string, o Options) (Tool, error) {
 	case "sftp":
 		return Tool{Name: name, Copy: sftp}, nil
 	case "rsync":
-		return Tool{Name: name, Copy: rsync, Incremental: true}, nil
+		return Tool{Name: name, Copy: rsync, Incremental: true, Delta: true}, nil
 	case "rclone":
 		return Tool{Name: name, Copy: func(t Target, j Job) Invocation { return rclone(t, j, o.RcloneArgs) }, Incremental: true}, nil
 	case "fcp":
-		return Tool{Name: name, Copy: func(t Target, j Job) Invocation { return fcp(t, j, o) }, Incremental: true}, nil
+		return Tool{Name: name, Copy: func(t Target, j Job) Invocation { return fcp(t, j, o) }, Incremental: true, Delta: true}, nil
 	}
 	return Tool{}, fmt.Errorf("unknown tool %q (known: %s)", name, strings.Join(Names, ", "))
 }
@@ -95,9 +103,16 @@ func sftpQuote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
-// rsync -a over ssh; the same command is the no-change re-run.
+// rsync -a over ssh; the same command is the no-change re-run. Over ssh
+// rsync sends deltas by default (--whole-file is the default of local
+// copies only). --partial keeps a cut copy's temporary file at the final
+// name, the basis of the next run.
 func rsync(t Target, j Job) Invocation {
-	return Invocation{Args: []string{"rsync", "-a", "-e", "ssh -F " + t.SSHConfig, j.Src, remote(t, j.DstDir+"/")}}
+	args := []string{"rsync", "-a"}
+	if j.KeepPartial {
+		args = append(args, "--partial")
+	}
+	return Invocation{Args: append(args, "-e", "ssh -F "+t.SSHConfig, j.Src, remote(t, j.DstDir+"/"))}
 }
 
 // rclone copy copies the contents of a directory, so a directory is named

@@ -16,6 +16,8 @@ func TestCommands(t *testing.T) {
 		{"sftp", tree, `sftp -q -F /lab/ssh_config -b - u@10.0.0.2 <<< 'put -r "/src/tree" "/dst"'`},
 		{"sftp", file, `sftp -q -F /lab/ssh_config -b - u@10.0.0.2 <<< 'put -r "/src/big.bin" "/dst"'`},
 		{"rsync", tree, "rsync -a -e 'ssh -F /lab/ssh_config' /src/tree u@10.0.0.2:/dst/"},
+		{"rsync", Job{Src: "/src/big.bin", DstDir: "/dst", KeepPartial: true}, "rsync -a --partial -e 'ssh -F /lab/ssh_config' /src/big.bin u@10.0.0.2:/dst/"},
+		{"fcp", Job{Src: "/src/big.bin", DstDir: "/dst", KeepPartial: true}, "/bin/fcp -F /lab/ssh_config -n 4 /src/big.bin u@10.0.0.2:/dst/"},
 		{"rclone", tree, "RCLONE_CONFIG=/lab/rclone.conf rclone copy --transfers 16 /src/tree direct:/dst/tree"},
 		{"rclone", file, "RCLONE_CONFIG=/lab/rclone.conf rclone copy --transfers 16 /src/big.bin direct:/dst"},
 		{"fcp", tree, "/bin/fcp -F /lab/ssh_config -n 4 /src/tree u@10.0.0.2:/dst/"},

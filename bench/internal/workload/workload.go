@@ -24,16 +24,21 @@ type Spec struct {
 	Dirs, Subdirs, Files int
 	MinFile, MaxFile     int
 	Seed                 uint64
+	// ChangeBytes are overwritten in the middle of FileName, and
+	// AppendBytes appended to it, for the workloads of a changed file (see
+	// Overwrite and Append).
+	ChangeBytes, AppendBytes int64
 }
 
 // Full is the data set of the full benchmark: a 1 GiB file and 20,000
 // files of 1–16 KiB (about 173 MB) in 20×10 directories.
 func Full() Spec {
-	return Spec{FileBytes: 1 << 30, Dirs: 20, Subdirs: 10, Files: 100, MinFile: 1 << 10, MaxFile: 16 << 10, Seed: 1}
+	return Spec{FileBytes: 1 << 30, Dirs: 20, Subdirs: 10, Files: 100, MinFile: 1 << 10, MaxFile: 16 << 10, Seed: 1,
+		ChangeBytes: 1 << 20, AppendBytes: 10 << 20}
 }
 
 // Quick is a small data set to check the harness itself: a 64 MiB file and
-// 2,000 files of 1–16 KiB.
+// 2,000 files of 1–16 KiB; the changes to the file are those of Full.
 func Quick() Spec {
 	s := Full()
 	s.FileBytes = 64 << 20

@@ -89,3 +89,67 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestEdits(t *testing.T) {
+	s := small()
+	s.ChangeBytes, s.AppendBytes = 1000, 3000
+	dir := t.TempDir()
+	if _, _, err := Generate(dir, s); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, FileName)
+	orig, err := os.ReadFile(path)
+	must(t, err)
+	fi, err := os.Stat(path)
+	must(t, err)
+	for _, tt := range []struct {
+		name     string
+		edit     func(string, Spec) (func() error, error)
+		wantSize int64
+	}{
+		{"overwrite", Overwrite, s.FileBytes},
+		{"append", Append, s.FileBytes + s.AppendBytes},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var edited [][]byte
+			for range 2 {
+				undo, err := tt.edit(path, s)
+				must(t, err)
+				b, err := os.ReadFile(path)
+				must(t, err)
+				edited = append(edited, b)
+				efi, err := os.Stat(path)
+				must(t, err)
+				if int64(len(b)) != tt.wantSize || !efi.ModTime().After(fi.ModTime()) {
+					t.Errorf("edited: %d bytes, mtime %v; want %d bytes, mtime after %v", len(b), efi.ModTime(), tt.wantSize, fi.ModTime())
+				}
+				must(t, undo())
+				back, err := os.ReadFile(path)
+				must(t, err)
+				bfi, err := os.Stat(path)
+				must(t, err)
+				if string(back) != string(orig) || !bfi.ModTime().Equal(fi.ModTime()) {
+					t.Errorf("undo left %d bytes (same: %v), mtime %v; want the original, mtime %v",
+						len(back), string(back) == string(orig), bfi.ModTime(), fi.ModTime())
+				}
+			}
+			if string(edited[0]) != string(edited[1]) {
+				t.Error("two edits differ")
+			}
+			if string(edited[0]) == string(orig[:min(len(orig), len(edited[0]))]) {
+				t.Error("the edit changed nothing")
+			}
+			switch tt.name {
+			case "overwrite":
+				off := s.OverwriteOffset()
+				if string(edited[0][:off]) != string(orig[:off]) || string(edited[0][off+s.ChangeBytes:]) != string(orig[off+s.ChangeBytes:]) {
+					t.Error("overwrite changed bytes outside its range")
+				}
+			case "append":
+				if string(edited[0][:s.FileBytes]) != string(orig) {
+					t.Error("append changed the old bytes")
+				}
+			}
+		})
+	}
+}
