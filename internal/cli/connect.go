@@ -40,10 +40,16 @@ type shellOpener struct {
 // it uses: this machine (one), or agents started through shells on the
 // remote host, pooled. Without -n, a host whose round trip is short gets
 // one connection per two cores (on a fast link the cost is CPU, and more
-// connections only contend for it), a far one defaultConnections.
+// connections only contend for it), a far one defaultConnections. The
+// pool re-dials lost connections, a single one too, for --reconnect; when
+// every connection stays lost that long, the run fails with a
+// *pool.ReconnectError (exit code ExitConnection).
 func connect(ctx context.Context, op operand, o copyOptions, env Env, self selfFunc) (endpoint.Host, int, error) {
 	if !op.remote() {
 		return local.NewHost(), 1, nil
+	}
+	if o.reconnect < 0 {
+		return nil, 0, usageErrorf("--reconnect must not be negative")
 	}
 	logger := newLogger(env.Stderr, o.verbose)
 	sh, err := newShellOpener(op, o, env, logger)
@@ -62,11 +68,15 @@ func connect(ctx context.Context, op operand, o copyOptions, env Env, self selfF
 		}
 		logger.Info("connections", "host", op.Host, "rtt", rtt, "n", n)
 	}
-	if n <= 1 {
-		return first, 1, nil
-	}
 	dial := func(ctx context.Context) (endpoint.Host, error) { return connectOne(ctx, op, sh, o, self, logger) }
-	return pool.NewHost(first, n-1, dial, logger), n, nil
+	h := pool.NewHost(first, pool.Options{
+		Extra:           n - 1,
+		Dial:            dial,
+		ReconnectWindow: o.reconnect,
+		Name:            op.Host,
+		Logger:          logger,
+	})
+	return h, n, nil
 }
 
 // farRTT is the round trip from which one connection's window (2 MiB per

@@ -49,6 +49,7 @@ type copyOptions struct {
 	chunkSize int
 	compress  bool
 	wholeFile bool
+	gitignore bool
 	bwlimit   string
 	reconnect time.Duration
 
@@ -64,6 +65,7 @@ func (o *copyOptions) addFlags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.includes, "include", nil, "copy only files matching GLOB (repeatable; directories are still entered)")
 	f.StringArrayVar(&o.excludes, "exclude", nil, "skip paths matching PATTERNS: comma-separated globs (matched at the right end of the path) or regular expressions (repeatable)")
 	f.StringArrayVar(&o.excludeFrom, "exclude-from", nil, "read exclude patterns from FILE, one per line, # comments (repeatable)")
+	f.BoolVar(&o.gitignore, "gitignore", false, "leave out what git ignores in the source tree (.gitignore at every level, .git/info/exclude, core.excludesFile) and .git itself")
 	f.BoolVar(&o.jsonOut, "json", false, "print one JSON object per changed path and a final summary on stdout")
 	f.CountVarP(&o.verbose, "verbose", "v", "list changed paths; repeat for info (-vv) and debug (-vvv) logs")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors")
@@ -97,6 +99,9 @@ func (o *copyOptions) rules() ([]string, error) {
 	rules, err := filter.FromFlags(o.includes, o.excludes, contents)
 	if err != nil {
 		return nil, usageErrorf("%w", err)
+	}
+	if o.gitignore {
+		rules = append(rules, filter.KindGit+" .")
 	}
 	if _, err := filter.Compile(rules); err != nil {
 		return nil, usageErrorf("%w", err)

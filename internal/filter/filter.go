@@ -13,6 +13,10 @@ const (
 	KindInclude = "+"
 	KindExclude = "-"
 	KindRegexp  = "-re"
+	// KindGit asks the scanner to leave out what git ignores, with git's
+	// rules read from the scanned tree (package ignore); its pattern is
+	// ".". Match does not apply it: it needs the files of the tree.
+	KindGit = "git"
 )
 
 // ErrBadRule is wrapped by every error Compile and FromFlags return.
@@ -24,6 +28,7 @@ type Filter struct {
 	includes []glob
 	excludes []glob
 	regexps  []*regexp.Regexp
+	git      bool
 }
 
 // glob is a compiled glob. comps holds path.Match patterns and "**"; a glob
@@ -61,12 +66,20 @@ func Compile(rules []string) (*Filter, error) {
 				return nil, fmt.Errorf("%w %q: %w", ErrBadRule, r, err)
 			}
 			f.regexps = append(f.regexps, re)
+		case KindGit:
+			if pat != "." {
+				return nil, fmt.Errorf("%w %q: the pattern of %s is \".\"", ErrBadRule, r, KindGit)
+			}
+			f.git = true
 		default:
 			return nil, fmt.Errorf("%w %q: unknown kind %q", ErrBadRule, r, kind)
 		}
 	}
 	return f, nil
 }
+
+// Git reports whether the rules ask for git's ignore rules (KindGit).
+func (f *Filter) Git() bool { return f != nil && f.git }
 
 // Match reports whether the path (relative to the transfer root,
 // slash-separated, never ".") is included, as described under Decisions in

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"slices"
 
 	"github.com/fcp-dev/fcp/internal/endpoint"
 	"github.com/fcp-dev/fcp/internal/filter"
+	"github.com/fcp-dev/fcp/internal/ignore"
 	"github.com/fcp-dev/fcp/internal/wire"
 	"github.com/zeebo/blake3"
 )
@@ -37,6 +39,19 @@ func (e *dirEndpoint) Scan(ctx context.Context, rel string, opts endpoint.ScanOp
 		return fmt.Errorf("scan %s: %w", rel, err)
 	}
 	s := &scanner{ctx: ctx, rel: rel, filter: f, ignore: opts.Ignore, fn: fn, dirent: make([]byte, direntBufSize)}
+	if f.Git() {
+		// git's rules, as git on this host would read them for this tree.
+		m, err := ignore.New(e.abs, ignore.Options{Home: os.Getenv("HOME"), XDGConfigHome: os.Getenv("XDG_CONFIG_HOME")})
+		if err != nil {
+			return fmt.Errorf("scan %s: reading git's ignore rules: %w", rel, err)
+		}
+		defer m.Close()
+		if other := opts.Ignore; other != nil {
+			s.ignore = func(p string, isDir bool) bool { return m.Ignored(p, isDir) || other(p, isDir) }
+		} else {
+			s.ignore = m.Ignored
+		}
+	}
 	if opts.Hash {
 		s.hasher = blake3.New()
 		s.buf = make([]byte, hashBufSize)

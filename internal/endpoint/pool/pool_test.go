@@ -84,19 +84,14 @@ func (w *mortalWriter) Commit(ctx context.Context, size int64, mode uint32, mtim
 // after that many calls.
 func members(t *testing.T, dir string, afters ...int64) *Endpoint {
 	t.Helper()
-	var e *Endpoint
+	e := newEndpoint(dir, nil)
 	for _, after := range afters {
 		ep, err := local.Open(dir, false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { ep.Close() })
-		m := &mortal{Endpoint: ep, after: after}
-		if e == nil {
-			e = newEndpoint(dir, m, nil)
-		} else {
-			e.add(m)
-		}
+		e.add(&mortal{Endpoint: ep, after: after}, nil)
 	}
 	return e
 }

@@ -26,34 +26,65 @@ const laneDepth = 4
 // created shared (endpoint.Endpoint.CreateShared) under a token of the
 // pool's, so that another connection can remove its temporary file when
 // the one writing it is lost.
+//
+// A connection found lost before anything is written is replaced by
+// another, and while none is live and the Host reconnects, Create waits
+// for one to join, as the other methods do.
 func (e *Endpoint) Create(ctx context.Context, rel string, size int64) (endpoint.FileWriter, error) {
 	e.wantMore()
-	share := fmt.Sprintf("%016x", rand.Uint64())
-	if live := e.live(); size >= SplitSize && (len(live) > 1 || e.grow != nil) {
-		return e.createSplit(ctx, rel, size, share, live)
+	var last error
+	for {
+		// A new token each time: the temporary file of a failed attempt
+		// may be removed while this one writes.
+		share := fmt.Sprintf("%016x", rand.Uint64())
+		m, err := e.await(ctx, last)
+		var re *ReconnectError
+		if errors.As(err, &re) {
+			return nil, err // about the session, not the file
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", rel, err)
+		}
+		var w endpoint.FileWriter
+		if live := e.live(); size >= SplitSize && len(live) > 0 && (len(live) > 1 || e.grow != nil) {
+			w, err = e.createSplit(ctx, rel, size, share, live)
+		} else {
+			w, err = e.createSingle(ctx, m, rel, size, share)
+		}
+		if !lostConn(err) {
+			return w, err
+		}
+		last = err
 	}
-	m := e.pick()
-	if m == nil {
-		return nil, fmt.Errorf("create %s: %w: every connection is lost", rel, endpoint.ErrClosed)
-	}
+}
+
+// createSingle creates the file through m alone. A lost connection is
+// returned as is, m marked dead and the temporary file it may have made
+// removed through another (see removeTemp).
+func (e *Endpoint) createSingle(ctx context.Context, m *member, rel string, size int64, share string) (endpoint.FileWriter, error) {
 	weight := size + 1
 	m.load.Add(weight)
 	w, err := m.ep.CreateShared(ctx, rel, size, share, false)
 	if err != nil {
 		m.load.Add(-weight)
-		return nil, e.lost(m, err)
+		if lostConn(err) {
+			e.kill(m, err)
+			e.removeTemp(rel, share)
+		}
+		return nil, err
 	}
 	return &single{e: e, m: m, w: w, weight: weight, rel: rel, share: share}, nil
 }
 
 // lost turns an error of member m into what the caller should see: a
-// lost connection becomes endpoint.ErrRetry while others live.
+// lost connection becomes endpoint.ErrRetry while others live or the Host
+// reconnects.
 func (e *Endpoint) lost(m *member, err error) error {
 	if !lostConn(err) {
 		return err
 	}
 	e.kill(m, err)
-	if len(e.live()) == 0 {
+	if len(e.live()) == 0 && !e.reconnects() {
 		return err
 	}
 	return fmt.Errorf("%w (%v)", endpoint.ErrRetry, err)
@@ -61,15 +92,52 @@ func (e *Endpoint) lost(m *member, err error) error {
 
 // removeTemp removes the temporary file of a shared file whose committing
 // connection was lost, through a live one: opening the share and
-// aborting it removes the file.
+// aborting it removes the file. An abort is sent without waiting for it,
+// so the connection is then asked a Stat, which its agent answers only
+// after the frames before it (see endpoint/remote); if the connection is
+// lost first, another is tried. While none is live and the Host
+// reconnects, the removal waits in a queue for the next member to join
+// (see removeQueued); it does not hold up the caller.
 func (e *Endpoint) removeTemp(rel, share string) {
-	m := e.pick()
-	if m == nil {
-		return
+	for {
+		e.mu.Lock()
+		if e.closed {
+			e.mu.Unlock()
+			return
+		}
+		m := e.pickLocked()
+		if m == nil {
+			if e.reconnects() {
+				e.removals = append(e.removals, removal{rel, share})
+			}
+			e.mu.Unlock()
+			return
+		}
+		e.mu.Unlock()
+		ctx := context.Background()
+		w, err := m.ep.CreateShared(ctx, rel, 0, share, false)
+		if err == nil {
+			err = w.Abort()
+		}
+		if err == nil && m.host != nil {
+			_, err = m.host.h.Stat(ctx, e.dir)
+		}
+		if !lostConn(err) {
+			return
+		}
+		e.kill(m, err)
 	}
-	w, err := m.ep.CreateShared(context.Background(), rel, 0, share, false)
-	if err == nil {
-		w.Abort()
+}
+
+// removeQueued removes the temporary files queued by removeTemp; a member
+// has just joined.
+func (e *Endpoint) removeQueued() {
+	e.mu.Lock()
+	queued := e.removals
+	e.removals = nil
+	e.mu.Unlock()
+	for _, r := range queued {
+		e.removeTemp(r.rel, r.share)
 	}
 }
 
@@ -147,6 +215,10 @@ type chunk struct {
 	sum  wire.Sum
 }
 
+// createSplit creates the file through every member of live, the first
+// committing it. A lost first connection is returned as is, marked dead
+// and its temporary file removed as in createSingle; another lost one is
+// left out.
 func (e *Endpoint) createSplit(ctx context.Context, rel string, size int64, share string, live []*member) (endpoint.FileWriter, error) {
 	s := &split{e: e, rel: rel, share: share, ctx: ctx, size: size}
 	for i, m := range live {
@@ -155,8 +227,8 @@ func (e *Endpoint) createSplit(ctx context.Context, rel string, size int64, shar
 			if lostConn(err) {
 				e.kill(m, err)
 				if i == 0 {
-					s.abortLanes()
-					return nil, e.lost(m, err)
+					e.removeTemp(rel, share)
+					return nil, err
 				}
 				continue
 			}
