@@ -16,8 +16,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -229,8 +231,18 @@ func (r *replicator) cleanOut(ctx context.Context) error {
 	return nil
 }
 
-// full replicates the subtree rel with the copy engine.
+// full replicates the subtree rel with the copy engine (or removes it
+// from the copy if it is gone).
 func (r *replicator) full(ctx context.Context, rel string) error {
+	if rel != "." {
+		if _, err := os.Lstat(filepath.Join(r.src, filepath.FromSlash(rel))); errors.Is(err, fs.ErrNotExist) {
+			_, err := transfer.SyncPaths(ctx, r.srcEP, r.dst, []transfer.Change{{Path: rel}}, r.engineOptions())
+			if errors.Is(err, transfer.ErrPartial) {
+				return nil // reported path by path
+			}
+			return err
+		}
+	}
 	st, err := transfer.Run(ctx, r.dst, []transfer.Job{{Src: r.srcEP, SrcRel: rel, DestRel: rel}}, r.engineOptions())
 	if err != nil && !errors.Is(err, transfer.ErrPartial) && !errors.Is(err, transfer.ErrVanished) {
 		return err
