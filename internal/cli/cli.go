@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/fcp-dev/fcp/internal/endpoint/pool"
 )
 
 // Version is fcp's release.
@@ -47,8 +49,12 @@ func Run(ctx context.Context, args []string, env Env) int {
 			err = fmt.Errorf("%w: %w", context.Canceled, err)
 		}
 		msg := err.Error()
-		if errors.Is(err, context.Canceled) {
+		var lost *pool.ReconnectError
+		switch {
+		case errors.Is(err, context.Canceled):
 			msg = "interrupted"
+		case errors.As(err, &lost):
+			msg = lost.Error() // not the path of the file that noticed
 		}
 		if !errors.Is(err, errReported) {
 			fmt.Fprintf(env.Stderr, "fcp: %s\n", oneLine(msg))
