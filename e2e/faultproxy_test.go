@@ -3,33 +3,41 @@ package e2e
 import (
 	"io"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 )
 
+// counted is the direction in which a faultProxy counts the bytes after
+// which it cuts a connection.
+type counted int
+
+const (
+	toServer counted = iota // client to server: what a push sends
+	toClient                // server to client: what a pull receives
+)
+
 // faultProxy is a TCP proxy on a loopback port in front of one address
 // (the test sshd) that cuts the connections it forwards: each one after a
-// number of bytes has passed in a chosen direction, or all of them on
-// demand. A cut closes both sides at once, as a dropped link or a killed
-// NAT entry does.
+// number of bytes has passed in one direction, or all of them on demand.
+// A cut closes both sides at once, with a reset, as a dropped link or a
+// lost NAT entry looks to both ends.
 type faultProxy struct {
 	port   int
 	target string
 	ln     net.Listener
-
+	dir    counted
 	// cutAfter, if set, returns for the n-th accepted connection (from 0)
-	// how many bytes may pass in the counted direction before the
-	// connection is cut; a negative count never cuts. It is called once
-	// per connection, from the accepting goroutine only.
+	// how many bytes may pass in direction dir before the connection is
+	// cut; a negative count never cuts. It is called once per
+	// connection, from the accepting goroutine only.
 	cutAfter func(n int) int64
-	// toClient counts bytes flowing from the server to the client
-	// instead of from the client to the server.
-	toClient bool
 
 	accepted atomic.Int64 // connections accepted
 	cuts     atomic.Int64 // connections cut, by count or on demand
+	// toServerBytes and toClientBytes count what was forwarded each way,
+	// each connection's share added when it ends.
+	toServerBytes, toClientBytes atomic.Int64
 
 	mu    sync.Mutex
 	conns map[*proxyConn]struct{}
@@ -59,10 +67,10 @@ func (c *proxyConn) cut() bool {
 }
 
 // startFaultProxy listens on a free loopback port and forwards every
-// connection to target, cutting it as cutAfter says (nil: never). The
-// proxy is stopped when the test ends. Set toClient before the first
-// connection arrives.
-func startFaultProxy(t *testing.T, target string, cutAfter func(n int) int64) *faultProxy {
+// connection to target, cutting it once cutAfter bytes have passed in
+// direction dir (cutAfter nil: never). The proxy is stopped when the test
+// ends.
+func startFaultProxy(t *testing.T, target string, dir counted, cutAfter func(n int) int64) *faultProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
@@ -70,6 +78,7 @@ func startFaultProxy(t *testing.T, target string, cutAfter func(n int) int64) *f
 		port:     ln.Addr().(*net.TCPAddr).Port,
 		target:   target,
 		ln:       ln,
+		dir:      dir,
 		cutAfter: cutAfter,
 		conns:    map[*proxyConn]struct{}{},
 	}
@@ -78,9 +87,6 @@ func startFaultProxy(t *testing.T, target string, cutAfter func(n int) int64) *f
 	t.Cleanup(p.close)
 	return p
 }
-
-// portFlag is fcp's -p operand for reaching the target through p.
-func (p *faultProxy) portFlag() string { return strconv.Itoa(p.port) }
 
 func (p *faultProxy) accept() {
 	defer p.wg.Done()
@@ -119,28 +125,29 @@ func (p *faultProxy) forward(client net.Conn, limit int64) {
 	}()
 
 	up, down := limit, int64(-1)
-	if p.toClient {
+	if p.dir == toClient {
 		up, down = -1, limit
 	}
 	var pumps sync.WaitGroup
-	pumps.Go(func() { p.pump(c, server, client, up) })
-	pumps.Go(func() { p.pump(c, client, server, down) })
+	pumps.Go(func() { p.toServerBytes.Add(p.pump(c, server, client, up)) })
+	pumps.Go(func() { p.toClientBytes.Add(p.pump(c, client, server, down)) })
 	pumps.Wait()
 }
 
-// pump copies from src to dst. With limit >= 0, it forwards exactly limit
-// bytes and then cuts the connection. Either way, when src ends, the
-// whole connection is closed.
-func (p *faultProxy) pump(c *proxyConn, dst, src net.Conn, limit int64) {
+// pump copies from src to dst and returns the bytes it forwarded. With
+// limit >= 0, it forwards exactly limit bytes and then cuts the
+// connection. Either way, when src ends, the whole connection is closed.
+func (p *faultProxy) pump(c *proxyConn, dst, src net.Conn, limit int64) int64 {
+	defer c.cut()
 	if limit < 0 {
-		io.Copy(dst, src)
-		c.cut()
-		return
+		n, _ := io.Copy(dst, src)
+		return n
 	}
-	if _, err := io.CopyN(dst, src, limit); err == nil && c.cut() {
+	n, err := io.CopyN(dst, src, limit)
+	if err == nil && c.cut() {
 		p.cuts.Add(1)
 	}
-	c.cut()
+	return n
 }
 
 // cutAll cuts every open connection now and returns how many it cut.

@@ -88,18 +88,27 @@ func treeBytes(snap map[string]node) int64 {
 	return n
 }
 
-// oldVersions writes into dst an older version (other content and size,
-// an older mtime) of every third regular file of src and of every large
-// one, and returns the snapshot of what it wrote.
+// oldVersions writes into dst an older version, with an older mtime, of
+// every third small regular file of src (other content, half the size)
+// and of every large one (three quarters of the source's data with one
+// MiB in four replaced, so that a delta transfer finds much of it), and
+// returns the snapshot of what it wrote.
 func oldVersions(t *testing.T, dst string, src map[string]node, rng *rand.Rand) map[string]node {
 	t.Helper()
 	old := time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i, rel := range slices.Sorted(maps.Keys(src)) {
 		n := src[rel]
-		if n.typ != 0 || i%3 != 0 && n.size < 1<<20 {
-			continue
+		switch {
+		case n.typ != 0:
+		case n.size >= 1<<20:
+			data := bytes.Clone(n.data[:n.size*3/4])
+			for off := 0; off+1<<20 <= len(data); off += 4 << 20 {
+				copy(data[off:], randomBytes(rng, 1<<20))
+			}
+			writeBytes(t, filepath.Join(dst, rel), data, old)
+		case i%3 == 0:
+			writeBytes(t, filepath.Join(dst, rel), randomBytes(rng, int(n.size/2)+1), old)
 		}
-		writeBytes(t, filepath.Join(dst, rel), randomBytes(rng, int(n.size/2)+1), old)
 	}
 	return snapshot(t, dst)
 }
@@ -130,13 +139,70 @@ func wantWholeFiles(t *testing.T, dst string, src, old map[string]node) {
 	}
 }
 
+// sameTreeButTemps is sameTree leaving fcp's temporary files out.
+func sameTreeButTemps(t *testing.T, a, b string) {
+	t.Helper()
+	sa, sb := snapshot(t, a), snapshot(t, b)
+	maps.DeleteFunc(sa, func(rel string, _ node) bool { return isTemp(rel) })
+	maps.DeleteFunc(sb, func(rel string, _ node) bool { return isTemp(rel) })
+	diffTrees(t, sa, sb, a, b)
+}
+
 // wantNoTemps fails the test if any of fcp's temporary files is under
-// root.
+// root, as after a successful run.
 func wantNoTemps(t *testing.T, root string) {
 	t.Helper()
 	if tmp := tempFiles(t, root); len(tmp) > 0 {
 		t.Errorf("temporary files left after a successful run: %q", tmp)
 	}
+}
+
+// wantNoTmp fails the test if a temporary file of fcp's is under root
+// after a faulty run, except, when resumable, the partial files kept for
+// resuming (".fcp-NAME.partial").
+func wantNoTmp(t *testing.T, root string, resumable bool) {
+	t.Helper()
+	for _, f := range tempFiles(t, root) {
+		if !resumable || !strings.HasSuffix(f, ".partial") {
+			t.Errorf("temporary file left behind: %s", f)
+		}
+	}
+}
+
+// resumableDocumented reports whether README.md documents partial files
+// kept for resuming, a feature being built while these tests are.
+func resumableDocumented(t *testing.T) bool {
+	t.Helper()
+	readme, err := os.ReadFile("../README.md")
+	must(t, err)
+	ok := bytes.Contains(readme, []byte(".partial"))
+	t.Logf("resumable .partial files documented in README.md: %v", ok)
+	return ok
+}
+
+// waitAgentsGone waits until no agent installed in cache runs any more:
+// an agent whose connection ended removes its temporary files before it
+// exits, after the fcp that started it may have exited.
+func waitAgentsGone(t *testing.T, cache string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(agentPids(cache)) > 0 {
+		if time.Now().After(deadline) {
+			t.Errorf("agents %v still run 10s after their fcp ended", agentPids(cache))
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// optionalSSHD starts a test sshd when this machine can run one, else
+// returns nil, so that the local cases of a test run anyway.
+func optionalSSHD(t *testing.T) *sshd {
+	t.Helper()
+	if _, err := os.Stat("/usr/sbin/sshd"); err != nil || os.Geteuid() != 0 {
+		return nil
+	}
+	return startSSHD(t)
 }
 
 // connLost matches a line that names a lost or failed connection.
@@ -294,167 +360,195 @@ func agentPids(cache string) []int {
 }
 
 // TestFaultConnectionCut cuts the connections of pushes and pulls at
-// random byte offsets, through a proxy in front of sshd. The faulty run
-// must succeed or fail with exit 10 and one line naming the lost
-// connection, leaving no partial file at a final path; a re-run must
-// complete the tree. With --reconnect, cutting each connection once must
-// not stop the run at all.
+// random byte offsets, through a proxy in front of sshd: the first three
+// connections, whether they are the first ones or replace them. The
+// faulty run must succeed with the source's tree or fail with exit 10 and
+// one line naming the lost connection, leaving no partial file at a final
+// path; a re-run without faults must complete the tree. When fcp has
+// --reconnect, half the trials turn it off, and two more cut each of the
+// first -n connections once only: there the faulty run itself must
+// succeed.
 func TestFaultConnectionCut(t *testing.T) {
 	s := startSSHD(t)
 	seed := faultSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
-	src := faultTree(t, filepath.Join(t.TempDir(), "src"), rng, 8<<20+513, 20<<20)
+	src := faultTree(t, filepath.Join(t.TempDir(), "src"), rng, 8<<20+513, 12<<20)
 	srcSnap := snapshot(t, src)
-	total := treeBytes(srcSnap)
-	// Install the agent first, so that cuts fall on the copy rather than
-	// on the agent's upload.
-	mustFcp(t, runOpts{}, append(sshFlags(s, s.port), src+"/", "127.0.0.1:"+filepath.Join(t.TempDir(), "warm"))...)
+
+	// A first push installs the agent, so that cuts fall on the copy
+	// rather than on its upload. A second one, through a proxy that cuts
+	// nothing, counts the bytes that a copy onto old versions sends (fewer
+	// than the tree's when deltas are used): the cuts fall within them.
+	mustFcp(t, runOpts{}, append(sshFlags(s, s.port), src+"/", "127.0.0.1:"+filepath.Join(t.TempDir(), "fresh"))...)
+	counter := startFaultProxy(t, "127.0.0.1:"+strconv.Itoa(s.port), toServer, nil)
+	trustProxy(t, s, counter)
+	warm := filepath.Join(t.TempDir(), "warm")
+	oldVersions(t, warm, srcSnap, rng)
+	mustFcp(t, runOpts{}, append(sshFlags(s, counter.port), "-n", "1", src+"/", "127.0.0.1:"+warm)...)
+	counter.close()
+	total := counter.toServerBytes.Load()
 	reconnect := helpMentions(t, "--reconnect")
 	if !reconnect {
-		t.Log("fcp has no --reconnect: the trial that cuts each connection once is skipped")
+		t.Log("fcp has no --reconnect: the trials that cut each connection once are left out")
 	}
+	resumable := resumableDocumented(t)
 
 	type trial struct {
+		name       string
 		pull, once bool
+		noRedial   bool // run with --reconnect 0
 	}
 	var trials []trial
-	for range 6 {
-		trials = append(trials, trial{})
-	}
-	trials = append(trials, trial{pull: true}, trial{pull: true})
-	if reconnect {
-		trials = append(trials, trial{once: true}, trial{once: true, pull: true})
-	}
-	counts := map[int]int{}
-	for i, tr := range trials {
-		name := fmt.Sprintf("push-%d", i)
+	for i := range 4 {
+		tr := trial{name: fmt.Sprintf("push-%d", i), pull: i == 3, noRedial: reconnect && i%2 == 1}
 		if tr.pull {
-			name = fmt.Sprintf("pull-%d", i)
+			tr.name = fmt.Sprintf("pull-%d", i)
 		}
-		if tr.once {
-			name += "-once"
-		}
-		t.Run(name, func(t *testing.T) {
+		trials = append(trials, tr)
+	}
+	if reconnect {
+		trials = append(trials, trial{name: "push-once", once: true}, trial{name: "pull-once", pull: true, once: true})
+	}
+	codes := map[int]int{}
+	for _, tr := range trials {
+		t.Run(tr.name, func(t *testing.T) {
 			streams := 1 + rng.IntN(3)
-			// Offsets for the first connections and for any that replace
-			// them. One cut in five falls on the SSH handshake or the
-			// agent's start, the rest on the copy.
-			offsets := make([]int64, 16)
+			// Offsets for the first connections and any that replace them,
+			// within one connection's share of the copy. One cut in five
+			// falls on the SSH handshake or the agent's start, the rest on
+			// the copy; when each connection is cut once, all fall on the
+			// copy (a first connection that never starts is not re-dialled).
+			share := total / int64(streams)
+			offsets := make([]int64, 3)
 			for k := range offsets {
-				if rng.IntN(5) == 0 {
+				switch {
+				case tr.once:
+					offsets[k] = 256<<10 + rng.Int64N(max(share-256<<10, 1))
+				case rng.IntN(5) == 0:
 					offsets[k] = rng.Int64N(32 << 10)
-				} else {
-					offsets[k] = rng.Int64N(total)
+				default:
+					offsets[k] = rng.Int64N(share)
 				}
 			}
-			p := startFaultProxy(t, "127.0.0.1:"+strconv.Itoa(s.port), func(n int) int64 {
+			dir := toServer
+			if tr.pull {
+				dir = toClient
+			}
+			p := startFaultProxy(t, "127.0.0.1:"+strconv.Itoa(s.port), dir, func(n int) int64 {
 				if n >= len(offsets) || tr.once && n >= streams {
 					return -1
 				}
 				return offsets[n]
 			})
-			p.toClient = tr.pull
 			trustProxy(t, s, p)
 
-			base := t.TempDir()
-			dst := filepath.Join(base, "dst")
+			dst := filepath.Join(t.TempDir(), "dst")
 			old := oldVersions(t, dst, srcSnap, rng)
-			args := append(sshFlags(s, p.port), "-n", strconv.Itoa(streams))
-			if tr.once {
-				args = append(args, "--reconnect", "30s")
-			}
+			operands := []string{src + "/", "127.0.0.1:" + dst}
 			if tr.pull {
 				// The proxy stands in front of the host that has the source.
-				args = append(args, "127.0.0.1:"+src+"/", dst)
-			} else {
-				args = append(args, src+"/", "127.0.0.1:"+dst)
+				operands = []string{"127.0.0.1:" + src + "/", dst}
 			}
-			r := fcp(t, runOpts{}, args...)
-			t.Logf("-n %d, cuts after %v bytes: exit %d, %d connections, %d cut", streams, offsets[:min(int(p.accepted.Load()), len(offsets))], r.code, p.accepted.Load(), p.cuts.Load())
-			counts[r.code]++
+			args := append(sshFlags(s, p.port), "-n", strconv.Itoa(streams))
+			if tr.noRedial {
+				args = append(args, "--reconnect", "0")
+			}
+			start := time.Now()
+			r := fcp(t, runOpts{}, append(args, operands...)...)
+			waitAgentsGone(t, s.cache)
+			n := int(p.accepted.Load())
+			t.Logf("-n %d, budgets of the first connections %v bytes: exit %d in %v, %d connections, %d cut",
+				streams, offsets[:min(n, len(offsets))], r.code, time.Since(start).Round(time.Millisecond), n, p.cuts.Load())
+			codes[r.code]++
 			switch {
 			case r.code == 0:
 				sameTree(t, src, dst)
 			case tr.once:
-				t.Errorf("with --reconnect, cutting each connection once failed the run: exit %d\n%s", r.code, r.stderr)
+				t.Errorf("cutting each connection once failed the run: exit %d\n%s", r.code, r.stderr)
 			case r.code == 10:
 				wantConnectionLine(t, r)
 			default:
 				t.Errorf("exit %d, want 0 or 10 (connection lost)\nstderr: %s", r.code, r.stderr)
 			}
 			wantWholeFiles(t, dst, srcSnap, old)
+			wantNoTmp(t, dst, resumable)
 
-			again := sshFlags(s, s.port)
-			if tr.pull {
-				again = append(again, "127.0.0.1:"+src+"/", dst)
-			} else {
-				again = append(again, src+"/", "127.0.0.1:"+dst)
-			}
-			mustFcp(t, runOpts{}, again...)
+			start = time.Now()
+			mustFcp(t, runOpts{}, append(sshFlags(s, s.port), operands...)...)
+			t.Logf("re-run: %v", time.Since(start).Round(time.Millisecond))
 			sameTree(t, src, dst)
 			wantNoTemps(t, dst)
 		})
 	}
-	t.Logf("%d random trials (%d bytes in the tree); exit codes of the faulty runs: %v", len(trials), total, counts)
+	t.Logf("%d random trials (a push sends %d bytes); exit codes of the faulty runs: %v", len(trials), total, codes)
 }
 
 // TestFaultClientKilled kills fcp with SIGKILL at random moments of a
-// push of large files. What is at a final path must be whole; a re-run
-// must complete the tree and leave no temporary file. Partial files kept
-// for resuming (".fcp-*.partial") may survive the kill when README.md
-// documents them, never the re-run.
+// push of large files, and of a local copy. What is at a final path must
+// be whole, and a re-run must complete the tree. After a push, the agent
+// that survives the kill removes its temporary files or, when README.md
+// documents resuming, keeps partial files (".fcp-*.partial") that the
+// re-run uses and removes: no temporary file may be left after it. A
+// killed local copy was its own receiver and cannot clean up: what it
+// left is logged, not failed on.
 func TestFaultClientKilled(t *testing.T) {
 	s := startSSHD(t)
 	seed := faultSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 2))
-	src := faultTree(t, filepath.Join(t.TempDir(), "src"), rng, 8<<20, 16<<20+77, 24<<20)
+	src := faultTree(t, filepath.Join(t.TempDir(), "src"), rng, 8<<20, 16<<20+77)
 	srcSnap := snapshot(t, src)
-	readme, err := os.ReadFile("../README.md")
-	must(t, err)
-	resumable := bytes.Contains(readme, []byte(".partial"))
-	t.Logf("resumable .partial files documented: %v", resumable)
+	resumable := resumableDocumented(t)
 
-	// A first, timed run installs the agent and says how long a push
-	// takes; the kills fall anywhere in that time. The rate limit
-	// stretches the run so that kills land at many stages of it.
-	flags := append(sshFlags(s, s.port), "--bwlimit", "40M")
-	start := time.Now()
-	mustFcp(t, runOpts{}, append(flags, src+"/", "127.0.0.1:"+filepath.Join(t.TempDir(), "timed"))...)
-	took := time.Since(start)
-	t.Logf("a clean push takes %v", took)
+	// A first, timed run of each kind installs the agent and says how
+	// long a copy takes; the kills fall anywhere in that time. A local
+	// copy is slowed down to last long enough to be hit.
+	took := map[string]time.Duration{}
+	args := map[string]func(dst string) []string{
+		"push":  func(dst string) []string { return append(sshFlags(s, s.port), src+"/", "127.0.0.1:"+dst) },
+		"local": func(dst string) []string { return []string{"--bwlimit", "40M", src + "/", dst} },
+	}
+	for kind, a := range args {
+		start := time.Now()
+		mustFcp(t, runOpts{}, a(filepath.Join(t.TempDir(), "timed"))...)
+		took[kind] = time.Since(start)
+	}
+	t.Logf("clean runs take %v", took)
 
-	const trials = 5
-	killed := 0
-	for i := range trials {
-		t.Run(strconv.Itoa(i), func(t *testing.T) {
+	trials, killed := 0, 0
+	for _, kind := range []string{"push", "push", "push", "local", "local"} {
+		trials++
+		t.Run(fmt.Sprintf("%s-%d", kind, trials), func(t *testing.T) {
 			dst := filepath.Join(t.TempDir(), "dst")
 			old := oldVersions(t, dst, srcSnap, rng)
-			delay := time.Duration(rng.Int64N(int64(took)))
-			p := startFcp(t, runOpts{}, append(flags, src+"/", "127.0.0.1:"+dst)...)
+			delay := time.Duration(rng.Int64N(int64(took[kind])))
+			p := startFcp(t, runOpts{}, args[kind](dst)...)
 			time.Sleep(delay)
 			if p.signal(syscall.SIGKILL) {
 				killed++
 			}
 			r := p.wait(t, time.Minute)
+			waitAgentsGone(t, s.cache)
 			t.Logf("killed after %v: exit %d", delay, r.code)
 			if r.code == 0 {
 				sameTree(t, src, dst)
 			}
 			wantWholeFiles(t, dst, srcSnap, old)
-			if tmp := tempFiles(t, dst); len(tmp) > 0 {
-				// The agent removes its temporary files when the connection
-				// ends; give it a moment.
-				time.Sleep(500 * time.Millisecond)
-				for _, f := range tempFiles(t, dst) {
-					if !resumable || !strings.HasSuffix(f, ".partial") {
-						t.Errorf("temporary file left by the killed run: %s", f)
-					}
-				}
+			if kind == "push" {
+				wantNoTmp(t, dst, resumable)
 			}
+			left := tempFiles(t, dst)
 
-			mustFcp(t, runOpts{}, append(flags, src+"/", "127.0.0.1:"+dst)...)
-			sameTree(t, src, dst)
-			wantNoTemps(t, dst)
+			start := time.Now()
+			mustFcp(t, runOpts{}, args[kind](dst)...)
+			t.Logf("re-run: %v", time.Since(start).Round(time.Millisecond))
+			sameTreeButTemps(t, src, dst)
+			switch tmp := tempFiles(t, dst); {
+			case len(tmp) == 0:
+			case kind == "push":
+				t.Errorf("temporary files left after a successful re-run: %q", tmp)
+			default:
+				t.Logf("NOTE: temporary files of the killed copy still there after a successful re-run: %q (after the kill: %q)", tmp, left)
+			}
 		})
 	}
 	t.Logf("%d random trials, %d killed before fcp finished", trials, killed)
@@ -489,14 +583,15 @@ func TestFaultDiskFull(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 3))
 	src := faultTree(t, filepath.Join(t.TempDir(), "src"), rng, 16<<20, 16<<20)
 	srcSnap := snapshot(t, src)
-	var s *sshd
+	resumable := resumableDocumented(t)
+	s := optionalSSHD(t)
 	for _, dir := range []string{"local", "push"} {
 		t.Run(dir, func(t *testing.T) {
 			var flags []string
 			dstArg := func(p string) string { return p }
 			if dir == "push" {
 				if s == nil {
-					s = startSSHD(t)
+					t.Skip("no sshd (needs root and OpenSSH)")
 				}
 				flags = sshFlags(s, s.port)
 				dstArg = func(p string) string { return "127.0.0.1:" + p }
@@ -510,6 +605,9 @@ func TestFaultDiskFull(t *testing.T) {
 			before := snapshot(t, mnt)
 
 			r := fcp(t, runOpts{}, append(flags, src+"/", dstArg(dst))...)
+			if s != nil {
+				waitAgentsGone(t, s.cache)
+			}
 			wantCode(t, r, 11)
 			wantOneErrorLine(t, r, "no space")
 			after := snapshot(t, mnt)
@@ -528,7 +626,7 @@ func TestFaultDiskFull(t *testing.T) {
 				}
 			}
 			wantWholeFiles(t, dst, srcSnap, oldDst)
-			wantNoTemps(t, mnt)
+			wantNoTmp(t, mnt, resumable)
 		})
 	}
 }
@@ -549,12 +647,16 @@ func TestFaultPermissionDenied(t *testing.T) {
 			for _, f := range []string{"a", "open/b", "locked/c", "locked/deeper/d"} {
 				writeFile(t, filepath.Join(src, f), "data of "+f, 0o644, base)
 			}
+			// The user owns the destination but not its locked/, which is
+			// as the source's in mode and mtime, so that fcp has nothing to
+			// change on it: only the files it cannot write remain.
 			dst := filepath.Join(work, "dst")
 			must(t, os.MkdirAll(filepath.Join(dst, "locked"), 0o755))
 			must(t, os.Chown(dst, nobody, nobody))
-			must(t, os.Chown(filepath.Join(dst, "locked"), nobody, nobody))
-			must(t, os.Chmod(filepath.Join(dst, "locked"), 0o555))
-			t.Cleanup(func() { os.Chmod(filepath.Join(dst, "locked"), 0o755) })
+			for _, d := range []string{src, filepath.Join(src, "locked"), filepath.Join(dst, "locked")} {
+				must(t, os.Chmod(d, 0o755))
+				must(t, os.Chtimes(d, base, base))
+			}
 			home := filepath.Join(work, "home")
 			must(t, os.Mkdir(home, 0o755))
 			must(t, os.Chown(home, nobody, nobody))
@@ -567,13 +669,11 @@ func TestFaultPermissionDenied(t *testing.T) {
 			}
 			r := fcp(t, runOpts{uid: nobody, home: home, dir: work}, args...)
 			wantCode(t, r, 23)
-			lines := errorLines(r.stderr)
-			if len(lines) == 0 {
-				t.Errorf("no error line")
-			}
-			for _, l := range lines {
-				if !strings.HasPrefix(l, "fcp: ") || !strings.Contains(l, "locked") || !strings.Contains(l, "permission denied") {
-					t.Errorf("error line %q does not name a path under locked/ and say permission denied", l)
+			wantLineMentioning(t, r, "locked/c", "permission denied")
+			wantLineMentioning(t, r, "locked/deeper", "permission denied")
+			for _, l := range errorLines(r.stderr) {
+				if !strings.Contains(l, "locked") {
+					t.Errorf("error line %q is about something else than locked/", l)
 				}
 			}
 			wantContent(t, filepath.Join(dst, "a"), "data of a")
@@ -620,18 +720,17 @@ func sourceStates(initial []byte, edits []sourceEdit, fn func(i int, content []b
 func TestFaultSourceModified(t *testing.T) {
 	seed := faultSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 4))
-	var s *sshd
-	const perDirection = 3
+	s := optionalSSHD(t)
 	trials := 0
 	codes := map[int]int{}
 	for _, dir := range []string{"local", "push"} {
-		for i := range perDirection {
+		for i := range map[string]int{"local": 3, "push": 2}[dir] {
 			t.Run(fmt.Sprintf("%s-%d", dir, i), func(t *testing.T) {
 				var flags []string
 				dstArg := func(p string) string { return p }
 				if dir == "push" {
 					if s == nil {
-						s = startSSHD(t)
+						t.Skip("no sshd (needs root and OpenSSH)")
 					}
 					flags = sshFlags(s, s.port)
 					dstArg = func(p string) string { return "127.0.0.1:" + p }
@@ -680,6 +779,9 @@ func TestFaultSourceModified(t *testing.T) {
 				}()
 				r := p.wait(t, time.Minute)
 				must(t, <-writerDone)
+				if s != nil {
+					waitAgentsGone(t, s.cache)
+				}
 				codes[r.code]++
 				t.Logf("%d edits %v apart after %v: exit %d", n, gap, delay, r.code)
 
@@ -731,7 +833,7 @@ func TestFaultAgentKilled(t *testing.T) {
 	s := startSSHD(t)
 	seed := faultSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 5))
-	src := faultTree(t, filepath.Join(t.TempDir(), "src"), rng, 8<<20, 24<<20)
+	src := faultTree(t, filepath.Join(t.TempDir(), "src"), rng, 8<<20, 16<<20)
 	srcSnap := snapshot(t, src)
 	flags := append(sshFlags(s, s.port), "-n", "1", "--bwlimit", "40M")
 	reconnect := helpMentions(t, "--reconnect")
@@ -739,7 +841,7 @@ func TestFaultAgentKilled(t *testing.T) {
 		flags = append(flags, "--reconnect", "30s")
 	}
 
-	const trials = 2
+	const trials = 1
 	for i := range trials {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
 			dst := filepath.Join(t.TempDir(), "dst")
@@ -757,16 +859,19 @@ func TestFaultAgentKilled(t *testing.T) {
 			}
 			time.Sleep(extra)
 			for _, pid := range pids {
-				must(t, syscall.Kill(pid, syscall.SIGKILL))
+				if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+					t.Fatal(err)
+				}
 			}
 			r := p.wait(t, time.Minute)
+			waitAgentsGone(t, s.cache)
 			t.Logf("agent %v killed %v after data moved: exit %d", pids, extra, r.code)
 			switch {
 			case r.code == 0:
 				if !reconnect {
 					t.Errorf("exit 0 although the only agent was killed and fcp cannot reconnect")
 				}
-				sameTree(t, src, dst)
+				sameTreeButTemps(t, src, dst)
 			case reconnect:
 				t.Errorf("with --reconnect, killing the agent failed the run: exit %d\n%s", r.code, r.stderr)
 			case r.code == 10:
@@ -778,67 +883,77 @@ func TestFaultAgentKilled(t *testing.T) {
 			left := tempFiles(t, dst)
 
 			mustFcp(t, runOpts{}, append(sshFlags(s, s.port), src+"/", "127.0.0.1:"+dst)...)
-			sameTree(t, src, dst)
+			sameTreeButTemps(t, src, dst)
+			// The killed agent was the receiver: it could neither remove
+			// nor keep for resuming what it had written. What is left is
+			// logged, not failed on.
 			if tmp := tempFiles(t, dst); len(tmp) > 0 {
-				t.Logf("temporary files of the killed agent still there after the re-run: %q (left by the kill: %q)", tmp, left)
+				t.Logf("NOTE: temporary files of the killed agent still there after a successful re-run: %q (after the kill: %q)", tmp, left)
 			}
 		})
 	}
 	t.Logf("%d random trials", trials)
 }
 
-// TestFaultInterrupt sends SIGINT to fcp once file data is moving, in a
-// push and locally: fcp must exit 20 within 5 s with one line saying it
-// was interrupted, nothing partial at a final path, and a re-run must
-// complete the tree.
+// TestFaultInterrupt sends SIGINT to fcp at a random moment once file
+// data is moving, in a push and locally: fcp must exit 20 within 5 s with
+// one line saying it was interrupted and nothing partial at a final path,
+// and a re-run must complete the tree.
 func TestFaultInterrupt(t *testing.T) {
 	seed := faultSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 6))
-	src := faultTree(t, filepath.Join(t.TempDir(), "src"), rng, 8<<20, 24<<20)
+	src := faultTree(t, filepath.Join(t.TempDir(), "src"), rng, 8<<20, 16<<20)
 	srcSnap := snapshot(t, src)
-	var s *sshd
+	resumable := resumableDocumented(t)
+	s := optionalSSHD(t)
 	trials := 0
 	for _, dir := range []string{"local", "push"} {
-		for i := range 2 {
-			t.Run(fmt.Sprintf("%s-%d", dir, i), func(t *testing.T) {
-				flags := []string{"--bwlimit", "40M"}
-				dstArg := func(p string) string { return p }
-				if dir == "push" {
-					if s == nil {
-						s = startSSHD(t)
-					}
-					flags = append(flags, sshFlags(s, s.port)...)
-					dstArg = func(p string) string { return "127.0.0.1:" + p }
+		t.Run(dir, func(t *testing.T) {
+			var flags []string
+			dstArg := func(p string) string { return p }
+			if dir == "push" {
+				if s == nil {
+					t.Skip("no sshd (needs root and OpenSSH)")
 				}
-				trials++
-				dst := filepath.Join(t.TempDir(), "dst")
-				old := oldVersions(t, dst, srcSnap, rng)
-				p := startFcp(t, runOpts{}, append(flags, src+"/", dstArg(dst))...)
-				if !waitUntil(p, 30*time.Second, func() bool { return tempFileGrowing(dst) }) {
-					r := p.wait(t, time.Minute)
-					t.Fatalf("never saw file data moving (exit %d):\n%s", r.code, r.stderr)
-				}
-				extra := time.Duration(rng.IntN(300)) * time.Millisecond
-				time.Sleep(extra)
-				sent := time.Now()
-				if !p.signal(syscall.SIGINT) {
-					t.Fatalf("fcp ended before it could be interrupted")
-				}
+				flags = sshFlags(s, s.port)
+				dstArg = func(p string) string { return "127.0.0.1:" + p }
+			}
+			trials++
+			dst := filepath.Join(t.TempDir(), "dst")
+			old := oldVersions(t, dst, srcSnap, rng)
+			// The rate limit makes the copy last long enough to be
+			// interrupted.
+			p := startFcp(t, runOpts{}, append(flags, "--bwlimit", "40M", src+"/", dstArg(dst))...)
+			if !waitUntil(p, 30*time.Second, func() bool { return tempFileGrowing(dst) }) {
 				r := p.wait(t, time.Minute)
-				took := p.exitedAt.Sub(sent)
-				t.Logf("SIGINT %v after data moved: exit %d after %v", extra, r.code, took)
-				if took > 5*time.Second {
-					t.Errorf("fcp took %v to stop after SIGINT, want at most 5s", took)
-				}
-				wantCode(t, r, 20)
-				wantOneErrorLine(t, r, "interrupted")
-				wantWholeFiles(t, dst, srcSnap, old)
+				t.Fatalf("never saw file data moving (exit %d):\n%s", r.code, r.stderr)
+			}
+			extra := time.Duration(rng.IntN(300)) * time.Millisecond
+			time.Sleep(extra)
+			sent := time.Now()
+			if !p.signal(syscall.SIGINT) {
+				t.Fatalf("fcp ended before it could be interrupted")
+			}
+			r := p.wait(t, time.Minute)
+			took := p.exitedAt.Sub(sent)
+			if s != nil {
+				waitAgentsGone(t, s.cache)
+			}
+			t.Logf("SIGINT %v after data moved: exit %d after %v", extra, r.code, took)
+			if took > 5*time.Second {
+				t.Errorf("fcp took %v to stop after SIGINT, want at most 5s", took)
+			}
+			wantCode(t, r, 20)
+			wantOneErrorLine(t, r, "interrupted")
+			wantWholeFiles(t, dst, srcSnap, old)
+			wantNoTmp(t, dst, resumable)
 
-				mustFcp(t, runOpts{}, append(flags, src+"/", dstArg(dst))...)
-				sameTree(t, src, dst)
-				wantNoTemps(t, dst)
-			})
-		}
+			start := time.Now()
+			mustFcp(t, runOpts{}, append(flags, src+"/", dstArg(dst))...)
+			t.Logf("re-run: %v", time.Since(start).Round(time.Millisecond))
+			sameTree(t, src, dst)
+			wantNoTemps(t, dst)
+		})
 	}
 	t.Logf("%d random trials", trials)
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"io"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +22,11 @@ func newAgentCmd(env Env) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// A cut connection must end the session through a failed
+			// write, so the files in progress are kept for resuming, not
+			// kill the agent before it can (Go exits on SIGPIPE from
+			// stdout by default).
+			signal.Ignore(syscall.SIGPIPE)
 			opts := remote.ServeOptions{
 				Software: software(),
 				Logger:   newLogger(env.Stderr, verbose),

@@ -67,6 +67,11 @@ type ScanOptions struct {
 	// endpoints in this process honour it, remote ones do not (callers
 	// filter what those report; see transfer.Options.Ignore).
 	Ignore func(rel string, isDir bool) bool
+	// Tidy says the tree is a destination: fcp's temporary files that no
+	// live writer holds (their writer was killed) and that are older than
+	// a few seconds are turned into partial files (see FileWriter.Suspend)
+	// or removed as they are found.
+	Tidy bool
 }
 
 // Chunk is the result of Endpoint.Read.

@@ -35,14 +35,14 @@ func TestAgainstGit(t *testing.T) {
 }
 
 // TestPatternsAgainstGit is TestAgainstGit for many small trees with a
-// short .gitignore each, batched in one repository so that one run of git
-// judges a few hundred patterns.
+// short .gitignore each, batched 150 to a repository so that one run of
+// git judges a few hundred patterns.
 func TestPatternsAgainstGit(t *testing.T) {
-	trials := 30
+	trials := 8
 	if testing.Short() {
-		trials = 4
+		trials = 1
 	}
-	runTrials(t, trials, func(rng *rand.Rand) *genTree { return genBatch(rng, 200) })
+	runTrials(t, trials, func(rng *rand.Rand) *genTree { return genBatch(rng, 150) })
 }
 
 // runTrials runs trials random trees made by gen in parallel, stopping

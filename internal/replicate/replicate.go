@@ -151,6 +151,9 @@ type replicator struct {
 // ignored is the filter of scans and of the watcher: git's rules with
 // Gitignore, and nothing otherwise.
 func (r *replicator) ignored(rel string, isDir bool) bool {
+	if rel == ".git" || strings.HasPrefix(rel, ".git/") {
+		return true // never replicated, with or without Gitignore
+	}
 	return r.ignore != nil && r.ignore.Ignored(rel, isDir)
 }
 
@@ -259,15 +262,15 @@ func (r *replicator) engineOptions() transfer.Options {
 		Logger: r.o.Logger,
 		OnEvent: func(ev transfer.Event) {
 			switch {
+			case ev.Action == transfer.ActError && errors.Is(ev.Err, endpoint.ErrChanged):
+				// Still being written: its next change sends it again.
+				r.o.Logger.Debug("file changing; sent with its next change", "path", ev.Path)
 			case ev.Action == transfer.ActError:
 				fmt.Fprintf(r.o.Out, "fcp replicate: %s: %v\n", ev.Path, ev.Err)
 			case r.o.Debugging:
 				fmt.Fprintf(r.o.Out, "%s %s\n", ev.Action, ev.Path)
 			}
 		},
-	}
-	if r.ignore == nil {
-		o.Ignore = nil
 	}
 	return o
 }
@@ -283,7 +286,11 @@ func (r *replicator) apply(ctx context.Context, w *watch.Watcher, b watch.Batch)
 			// The rules of that directory changed: what they now leave in
 			// is replicated in full (and watched).
 			dir := parentOf(c.Path)
-			r.ignore.Forget(dir)
+			if dir == "." {
+				r.ignore.Forget("") // the matcher's name for the root
+			} else {
+				r.ignore.Forget(dir)
+			}
 			if err := w.Reevaluate(dir); err != nil {
 				r.o.Logger.Warn("re-evaluating ignore rules", "dir", dir, "err", err)
 			}

@@ -117,7 +117,9 @@ func Run(ctx context.Context, dst endpoint.Endpoint, jobs []Job, o Options) (Sta
 	var dstStreams []*stream
 	if dst != nil {
 		for _, rel := range destScanRoots(jobs) {
-			dstStreams = append(dstStreams, startScan(sctx, scans, dst, rel, rel, -1, scanOpts, true))
+			dstOpts := scanOpts
+			dstOpts.Tidy = !o.DryRun
+			dstStreams = append(dstStreams, startScan(sctx, scans, dst, rel, rel, -1, dstOpts, true))
 		}
 	}
 

@@ -80,7 +80,7 @@ func (h *harness) scan(rel string) map[string]entry {
 	m := make(map[string]entry)
 	err := filepath.WalkDir(h.abs(rel), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if os.IsNotExist(err) {
+			if isGone(err) {
 				return nil // vanished while walking; a later batch tells
 			}
 			return err
@@ -100,7 +100,7 @@ func (h *harness) scan(rel string) map[string]entry {
 			return nil
 		}
 		fi, err := d.Info()
-		if os.IsNotExist(err) {
+		if isGone(err) {
 			return nil
 		}
 		if err != nil {

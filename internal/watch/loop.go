@@ -3,6 +3,8 @@ package watch
 import (
 	"errors"
 	"os"
+	"path"
+	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -22,14 +24,15 @@ func (w *Watcher) run() {
 	retry := time.NewTicker(w.o.RetryInterval)
 	defer retry.Stop()
 
-	events, errs := w.fsw.Events, w.fsw.Errors
+	events := w.fsw.Events
 	var ready *Batch
 	for {
 		if now := time.Now(); ready == nil && !w.cur.empty() {
 			due := w.cur.due(w.o.Quiet, w.o.MaxLatency)
 			if !now.Before(due) {
-				b := w.cur.take()
-				ready = &b
+				if b := w.cur.take(); len(b.Changes)+len(b.Rescan) > 0 {
+					ready = &b
+				}
 			} else if !armed {
 				timer.Reset(due.Sub(now))
 				armed = true
@@ -55,12 +58,12 @@ func (w *Watcher) run() {
 			now := time.Now()
 			w.handle(ev, now)
 			w.cur.stamp(now)
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			w.lost(err)
+		case <-w.errWake:
+			w.errMu.Lock()
+			errs := w.errs
+			w.errs = nil
+			w.errMu.Unlock()
+			w.handleErrors(errs)
 			w.cur.stamp(time.Now())
 		case req := <-w.reeval:
 			w.reevaluate(req.rel)
@@ -146,22 +149,20 @@ func (w *Watcher) created(rel string) {
 		return
 	}
 	fi, err := os.Lstat(w.abs(rel))
-	if err != nil {
-		// Gone already; its removal event follows.
-		w.cur.unpair()
-		if !w.ignored(rel, false) {
-			w.cur.record(rel, Created, false)
-		}
-		return
-	}
-	isDir := fi.IsDir()
+	isDir := err == nil && fi.IsDir()
 	if w.ignored(rel, isDir) {
 		w.cur.unpair()
-		if isDir {
+		if isDir && w.parentWatched(rel) {
 			w.track(rel, &dirInfo{state: dirIgnored})
 		} else {
 			w.untrack(rel)
 		}
+		return
+	}
+	if err != nil {
+		// Gone already; its removal event follows.
+		w.cur.unpair()
+		w.cur.record(rel, Created, false)
 		return
 	}
 
@@ -174,28 +175,34 @@ func (w *Watcher) created(rel string) {
 			w.cur.record(m.rel, Removed, m.dir)
 		}
 	}
-
 	if d := w.dirs[rel]; d != nil && (!isDir || d.state != dirWatched || !os.SameFile(d.fi, fi)) {
 		// A directory was replaced before its removal was seen.
 		w.untrack(rel)
 		w.cur.record(rel, Removed, true)
 	}
-	if !isDir {
-		if from != "" {
-			w.cur.moved(from, rel, false)
-		} else {
-			w.cur.record(rel, Created, false)
-		}
-		return
-	}
 	if from != "" {
-		w.cur.moved(from, rel, true)
+		w.cur.moved(from, rel, isDir)
+	} else {
+		w.cur.record(rel, Created, isDir)
+	}
+
+	switch {
+	case !isDir:
+	case !w.parentWatched(rel):
+		// A late event from the watch of a directory since removed or
+		// renamed: what is at rel now is reported with its parent.
+	case from != "":
 		w.watchTree(rel, false, false)
 		w.cur.addRescan(rel)
-		return
+	default:
+		w.watchTree(rel, true, false)
 	}
-	w.cur.record(rel, Created, true)
-	w.watchTree(rel, true, false)
+}
+
+// parentWatched reports whether the parent directory of rel is watched.
+func (w *Watcher) parentWatched(rel string) bool {
+	p := w.dirs[path.Dir(rel)]
+	return p != nil && p.state == dirWatched
 }
 
 // removed handles a removal.
@@ -248,16 +255,57 @@ func (w *Watcher) chmodded(rel string) {
 	w.cur.record(rel, Attrib, d != nil)
 }
 
-// lost handles an error from fsnotify: the event queue overflowed or
-// reading failed, so events were lost. The whole tree is reported for
-// rescan, and the watcher's own record of directories is rebuilt.
-func (w *Watcher) lost(err error) {
-	if errors.Is(err, fsnotify.ErrEventOverflow) {
-		w.warnOnce(&w.warnedOverflow, "watch: kernel event queue overflowed; rescanning the tree (raise fs.inotify.max_queued_events)",
-			"root", w.root)
-	} else {
-		w.warnOnce(&w.warnedOther, "watch: reading events failed; rescanning the tree", "root", w.root, "err", err)
+// maxPendingErrors bounds the errors kept between two wake-ups of run;
+// one is enough to rescan, the rest only make the log longer.
+const maxPendingErrors = 16
+
+// drainErrors receives fsnotify's errors the moment they are sent and
+// hands them to run. fsnotify sends some errors while holding the lock
+// that its Add and Remove take, so run, which calls those, must never be
+// the goroutine fsnotify waits for. It returns when fsnotify's Errors
+// channel is closed, which Close causes.
+func (w *Watcher) drainErrors() {
+	defer close(w.errDrained)
+	for err := range w.fsw.Errors {
+		w.errMu.Lock()
+		if len(w.errs) < maxPendingErrors || errors.Is(err, fsnotify.ErrEventOverflow) {
+			w.errs = append(w.errs, err)
+		}
+		w.errMu.Unlock()
+		select {
+		case w.errWake <- struct{}{}:
+		default:
+		}
 	}
+}
+
+// handleErrors handles errors from fsnotify. Failing to remove a watch the
+// kernel had dropped already (EINVAL, reported when fsnotify drops the
+// watch of a directory that moved) loses nothing. Any other error means
+// events were lost: the queue overflowed, or reading failed.
+func (w *Watcher) handleErrors(errs []error) {
+	lost := false
+	for _, err := range errs {
+		switch {
+		case errors.Is(err, syscall.EINVAL) || errors.Is(err, fsnotify.ErrNonExistentWatch):
+			w.log.Debug("watch: removing a stale watch failed", "err", err)
+		case errors.Is(err, fsnotify.ErrEventOverflow):
+			lost = true
+			w.warnOnce(&w.warnedOverflow, "watch: kernel event queue overflowed; rescanning the tree (raise fs.inotify.max_queued_events)",
+				"root", w.root)
+		default:
+			lost = true
+			w.warnOnce(&w.warnedOther, "watch: reading events failed; rescanning the tree", "root", w.root, "err", err)
+		}
+	}
+	if lost {
+		w.lost()
+	}
+}
+
+// lost recovers from lost events: the whole tree is reported for rescan,
+// and the watcher's own record of directories is rebuilt.
+func (w *Watcher) lost() {
 	w.cur.unpair()
 	w.cur.addRescan(".")
 	w.relist(".")

@@ -100,10 +100,10 @@ type Options struct {
 	// Ignore reports whether the entry at rel (slash-separated, relative to
 	// the root, never ".") is ignored; isDir tells whether it is a
 	// directory. An ignored directory is neither watched nor entered. Nil
-	// ignores nothing. Ignore is called only from the goroutine running
-	// New, Reevaluate's work, or the event loop, never concurrently with
-	// itself; if the caller changes its rules, it must synchronise with
-	// those calls itself and then call Reevaluate.
+	// ignores nothing. Ignore is called by New and then by the watcher's
+	// event loop, never concurrently with itself; a caller that changes
+	// its rules must make that safe against those calls, and then call
+	// Reevaluate.
 	Ignore func(rel string, isDir bool) bool
 	// Quiet is how long the tree must be quiet before a batch is delivered
 	// (DefaultQuiet if zero). It is also the longest gap between the two
@@ -140,7 +140,13 @@ type Watcher struct {
 	out     chan Batch
 	reeval  chan reevalRequest
 	quit    chan struct{}
-	stopped chan struct{}
+	stopped chan struct{} // closed when run returns
+
+	// fsnotify's errors, collected by drainErrors and handed to run.
+	errMu      sync.Mutex
+	errs       []error
+	errWake    chan struct{} // capacity 1: errs is not empty
+	errDrained chan struct{} // closed when drainErrors returns
 
 	closeOnce sync.Once
 	closeErr  error
@@ -219,9 +225,12 @@ func New(root string, o Options) (*Watcher, error) {
 		reeval:  make(chan reevalRequest),
 		quit:    make(chan struct{}),
 		stopped: make(chan struct{}),
-		dirs:    make(map[string]*dirInfo),
-		failed:  make(map[string]bool),
-		cur:     newAccumulator(),
+
+		errWake:    make(chan struct{}, 1),
+		errDrained: make(chan struct{}),
+		dirs:       make(map[string]*dirInfo),
+		failed:     make(map[string]bool),
+		cur:        newAccumulator(),
 	}
 
 	// The root must be watched for New to succeed; a failure anywhere
@@ -237,6 +246,7 @@ func New(root string, o Options) (*Watcher, error) {
 	}
 	w.cur.stamp(time.Now())
 
+	go w.drainErrors()
 	go w.run()
 	return w, nil
 }
@@ -281,6 +291,7 @@ func (w *Watcher) Close() error {
 		if err := w.fsw.Close(); err != nil {
 			w.closeErr = fmt.Errorf("watch %s: close: %w", w.root, err)
 		}
+		<-w.errDrained
 	})
 	return w.closeErr
 }

@@ -3,7 +3,9 @@ package watch
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path"
@@ -419,6 +421,61 @@ func TestRootRemoved(t *testing.T) {
 		t.Errorf("root return not reported as a rescan: %+v", batches)
 	}
 	h.converge(func() { h.write("b/g", "g") })
+
+	// Renamed away and back.
+	if err := os.Rename(h.root, h.root+".away"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("a rescan of the root after it was renamed", func(b Batch) bool { return rescanned([]Batch{b}, ".") })
+	if err := os.Rename(h.root+".away", h.root); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("a rescan of the root after it came back", func(b Batch) bool { return rescanned([]Batch{b}, ".") })
+	h.converge(func() { h.write("b/h", "h") })
+	if got, want := h.watched(), []string{".", "b"}; !slices.Equal(got, want) {
+		t.Errorf("watches = %q, want %q", got, want)
+	}
+}
+
+// TestChurn applies random operations to a small namespace, so that
+// directories are created, filled, renamed, replaced and removed while the
+// watcher is still adding watches for them.
+func TestChurn(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, seed))
+			names := []string{"a", "b", "c"}
+			pick := func() string {
+				var parts []string
+				for range 1 + rng.IntN(3) {
+					parts = append(parts, names[rng.IntN(len(names))])
+				}
+				return strings.Join(parts, "/")
+			}
+			h := newHarness(t, Options{}, nil)
+			h.converge(func() {
+				for i := range 3000 {
+					p := pick()
+					switch rng.IntN(6) {
+					case 0:
+						os.MkdirAll(h.abs(p), 0o755)
+					case 1:
+						os.MkdirAll(h.abs(path.Dir(p)), 0o755)
+						os.WriteFile(h.abs(p), []byte(strings.Repeat("x", i%7)), 0o644)
+					case 2:
+						os.RemoveAll(h.abs(p))
+					case 3:
+						os.Rename(h.abs(p), h.abs(pick()))
+					case 4:
+						os.MkdirAll(h.abs(p+"/x/y"), 0o755)
+						os.WriteFile(h.abs(p+"/x/y/f"), nil, 0o644)
+					case 5:
+						os.Chmod(h.abs(p), fs.FileMode(0o700+rng.IntN(0o100)))
+					}
+				}
+			})
+		})
+	}
 }
 
 func TestLatency(t *testing.T) {

@@ -474,7 +474,8 @@ func (m *ScanReq) appendBody(b []byte) (head, tail []byte) {
 	b = appendString(b, m.Path)
 	b = appendBool(b, m.Hash)
 	b = appendStrings(b, m.Rules)
-	return binary.AppendUvarint(b, uint64(m.Credit)), nil
+	b = binary.AppendUvarint(b, uint64(m.Credit))
+	return appendBool(b, m.Tidy), nil
 }
 
 func (m *ScanReq) decode(d *decoder) {
@@ -483,6 +484,7 @@ func (m *ScanReq) decode(d *decoder) {
 	m.Hash = d.bool("Hash")
 	m.Rules = d.strings(MaxRules, MaxString, "Rules")
 	m.Credit = d.uint32("Credit")
+	m.Tidy = d.bool("Tidy")
 }
 
 func (e *Entry) appendTo(b []byte) []byte {

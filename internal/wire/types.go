@@ -217,6 +217,7 @@ type ScanReq struct {
 	Hash   bool     // fill Entry.Sum for regular files
 	Rules  []string // filter rules, in the filter package's text form
 	Credit uint32
+	Tidy   bool // the tree is a destination: see endpoint.ScanOptions.Tidy
 }
 
 // ScanBatch carries the next entries of a scan.

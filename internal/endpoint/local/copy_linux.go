@@ -3,7 +3,9 @@ package local
 import (
 	"encoding/binary"
 	"io"
+	"io/fs"
 	"os"
+	"time"
 
 	"github.com/zeebo/blake3"
 	"golang.org/x/sys/unix"
@@ -46,4 +48,25 @@ func copyRange(dst, src *os.File, dstOff, srcOff int64, n int, buf []byte) error
 		n -= m
 	}
 	return nil
+}
+
+// lockTemp takes a shared lock on a temporary file for as long as its
+// writer keeps it open, so that tidyTemp can tell a live writer's file
+// from a dead one's (flock locks end with the process).
+func lockTemp(f *os.File) {
+	unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
+}
+
+// unheld reports whether no live writer holds f (see lockTemp).
+func unheld(f *os.File) bool {
+	return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
+}
+
+// changedAfter reports whether fi's entry changed (its inode's ctime,
+// which a rename into place sets) after t.
+func changedAfter(fi fs.FileInfo, t time.Time) bool {
+	if st, ok := fi.Sys().(*unix.Stat_t); ok {
+		return time.Unix(st.Ctim.Unix()).After(t)
+	}
+	return fi.ModTime().After(t)
 }

@@ -4,7 +4,9 @@ package local
 
 import (
 	"encoding/binary"
+	"io/fs"
 	"os"
+	"time"
 
 	"github.com/zeebo/blake3"
 )
@@ -26,4 +28,16 @@ func stamp(f *os.File) (uint64, error) {
 // copyRange copies n bytes of src at srcOff to dst at dstOff.
 func copyRange(dst, src *os.File, dstOff, srcOff int64, n int, buf []byte) error {
 	return copyThrough(dst, src, dstOff, srcOff, n, buf)
+}
+
+// lockTemp does nothing here: without flock, leftovers are never tidied.
+func lockTemp(*os.File) {}
+
+// unheld reports false: a writer cannot be told from a dead one.
+func unheld(*os.File) bool { return false }
+
+// changedAfter reports whether fi's modification time is after t (the
+// closest this system offers to Linux's ctime here).
+func changedAfter(fi fs.FileInfo, t time.Time) bool {
+	return fi.ModTime().After(t)
 }

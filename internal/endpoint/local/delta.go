@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/fcp-dev/fcp/internal/delta"
 	"github.com/fcp-dev/fcp/internal/endpoint"
@@ -283,6 +284,13 @@ func (w *fileWriter) Suspend() error {
 	if fi, err := w.dir.lstatInfo(partialName(w.name)); err == nil && fi.Size() > w.end {
 		return w.discard()
 	}
+	if tmp, err := w.f.Stat(); err == nil {
+		if target, err := w.dir.lstatInfo(w.name); err == nil && changedAfter(target, tmp.ModTime()) {
+			// The file was put in place (by another connection's retry)
+			// after this one last wrote: nothing here is worth resuming.
+			return w.discard()
+		}
+	}
 	w.done = true
 	w.f.Close()
 	w.f = nil
@@ -316,4 +324,54 @@ func copyThrough(dst, src *os.File, dstOff, srcOff int64, n int, buf []byte) err
 		dstOff += int64(m)
 	}
 	return nil
+}
+
+// tidyAge is how old a temporary file must be before tidyTemp touches it:
+// a writer locks its file just after creating it.
+const tidyAge = 2 * time.Second
+
+// tidyTemp deals with the temporary file name in d if its writer is dead
+// (see lockTemp): with keep, one of at least endpoint.ResumeMin bytes
+// becomes its target's partial file (unless a bigger one is there); any
+// other is removed. Errors leave it where it is.
+func tidyTemp(d dir, name string, keep bool) {
+	if !strings.HasSuffix(name, tempSuffix) {
+		return
+	}
+	f, err := d.openFile(name)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || time.Since(fi.ModTime()) < tidyAge || !unheld(f) {
+		return
+	}
+	// .fcp-BASE.TOKEN.tmp; a name at the length limit may hold a
+	// shortened BASE, whose partial name would be wrong.
+	base := strings.TrimSuffix(strings.TrimPrefix(name, tempPrefix), tempSuffix)
+	if i := strings.LastIndexByte(base, '.'); keep && i > 0 && len(name) < wire.MaxName && fi.Size() >= endpoint.ResumeMin {
+		partial := partialName(base[:i])
+		if old, err := d.lstatInfo(partial); err != nil || old.Size() < fi.Size() {
+			if d.rename(name, partial) == nil {
+				return
+			}
+		}
+	}
+	d.unlink(name)
+}
+
+// tidySiblings tidies (see tidyTemp) the temporary files of the file
+// name in d other than own: those of writers of it that were killed.
+func tidySiblings(d dir, name, own string) {
+	names, err := d.names(make([]byte, direntBufSize))
+	if err != nil {
+		return
+	}
+	prefix := strings.TrimSuffix(partialName(name), partialSuffix) + "."
+	for _, n := range names {
+		if n != own && strings.HasPrefix(n, prefix) && strings.HasSuffix(n, tempSuffix) {
+			tidyTemp(d, n, false) // the file is in place: nothing to keep
+		}
+	}
 }

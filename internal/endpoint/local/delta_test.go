@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/zeebo/blake3"
 
@@ -174,5 +176,36 @@ func TestApplyRename(t *testing.T) {
 	errs, _ = ep.Apply(ctx, []wire.Op{{Kind: wire.OpRename, Target: "../outside", Path: "b/y"}})
 	if !errors.Is(errs[0], endpoint.ErrInvalidPath) {
 		t.Errorf("rename from ../outside = %v, want ErrInvalidPath", errs[0])
+	}
+}
+
+func TestTidyDeadTemporaryFiles(t *testing.T) {
+	ep, root := openTest(t)
+	ctx := context.Background()
+	old := time.Now().Add(-time.Minute)
+	// A killed writer's big temporary file becomes a partial file when a
+	// destination scan finds it; a small one is removed; a live writer's
+	// is left alone.
+	big := bytes.Repeat([]byte{1}, endpoint.ResumeMin+1)
+	must(t, os.WriteFile(filepath.Join(root, ".fcp-big.0123abcd.tmp"), big, 0o600))
+	must(t, os.WriteFile(filepath.Join(root, ".fcp-small.0123abcd.tmp"), []byte("x"), 0o600))
+	for _, n := range []string{".fcp-big.0123abcd.tmp", ".fcp-small.0123abcd.tmp"} {
+		must(t, os.Chtimes(filepath.Join(root, n), old, old))
+	}
+	live, err := ep.Create(ctx, "live", 10)
+	must(t, err)
+	defer live.Abort()
+	must(t, live.Write(ctx, 0, []byte("live"), blake3.Sum256([]byte("live"))))
+	lives, _ := filepath.Glob(filepath.Join(root, ".fcp-live.*.tmp"))
+	for _, p := range lives {
+		must(t, os.Chtimes(p, old, old))
+	}
+	must(t, ep.Scan(ctx, ".", endpoint.ScanOptions{Tidy: true}, func(*wire.Entry) error { return nil }))
+	if b, err := os.ReadFile(filepath.Join(root, ".fcp-big.partial")); err != nil || !bytes.Equal(b, big) {
+		t.Errorf("the dead big temporary file did not become the partial file (%v)", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(root, ".fcp-*.tmp"))
+	if len(left) != 1 || !strings.Contains(left[0], ".fcp-live.") {
+		t.Errorf("temporary files after tidying: %v; want only the live writer's", left)
 	}
 }

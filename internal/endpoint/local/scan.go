@@ -38,7 +38,7 @@ func (e *dirEndpoint) Scan(ctx context.Context, rel string, opts endpoint.ScanOp
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", rel, err)
 	}
-	s := &scanner{ctx: ctx, rel: rel, filter: f, ignore: opts.Ignore, fn: fn, dirent: make([]byte, direntBufSize)}
+	s := &scanner{ctx: ctx, rel: rel, filter: f, ignore: opts.Ignore, tidy: opts.Tidy, fn: fn, dirent: make([]byte, direntBufSize)}
 	if f.Git() {
 		// git's rules, as git on this host would read them for this tree.
 		m, err := ignore.New(e.abs, ignore.Options{Home: os.Getenv("HOME"), XDGConfigHome: os.Getenv("XDG_CONFIG_HOME")})
@@ -81,6 +81,7 @@ type scanner struct {
 	rel    string // the scanned path, relative to the endpoint's root
 	filter *filter.Filter
 	ignore func(string, bool) bool // ScanOptions.Ignore; nil for none
+	tidy   bool                    // ScanOptions.Tidy
 	fn     func(*wire.Entry) error
 	hasher *blake3.Hasher // nil unless hashing
 	buf    []byte         // for hashing
@@ -143,6 +144,9 @@ func (s *scanner) walk(parent dir, name, p string, fi fs.FileInfo, sub *dir) err
 	slices.Sort(names)
 	for _, childName := range names {
 		if isLeftover(childName) {
+			if s.tidy {
+				tidyTemp(*sub, childName, true)
+			}
 			continue // fcp's own temporary and partial files
 		}
 		child := wire.Join(p, childName)

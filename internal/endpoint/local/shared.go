@@ -33,6 +33,7 @@ func (e *dirEndpoint) CreateShared(ctx context.Context, rel string, size int64, 
 		e.dirs.release(d)
 		return nil, fail("create", rel, err)
 	}
+	lockTemp(f)
 	w := &fileWriter{e: e, rel: rel, dir: d, name: name, tmp: tmp, f: f}
 	if part {
 		return &partWriter{w: w}, nil

@@ -44,6 +44,7 @@ func (e *dirEndpoint) Create(ctx context.Context, rel string, size int64) (endpo
 		var f *os.File
 		f, err = d.createTemp(tmp, true)
 		if err == nil {
+			lockTemp(f)
 			return &fileWriter{e: e, rel: rel, dir: d, name: name, tmp: tmp, f: f}, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
@@ -162,9 +163,12 @@ func (w *fileWriter) commit(ctx context.Context, size int64, mode uint32, mtime 
 	if err := w.e.replace(w.dir, w.tmp, w.name, w.rel); err != nil {
 		return fail("commit", w.rel, err)
 	}
-	if w.basisKind == wire.BasisPartial {
-		// The partial file served its purpose.
+	if w.basisKind == wire.BasisPartial || size >= endpoint.ResumeMin {
+		// A partial file (this one's basis, or left by a run that lost
+		// its connection) has no use once the file is in place, nor have
+		// temporary files of killed writers of it.
 		w.e.removeTemp(w.dir, partialName(w.name), w.rel)
+		tidySiblings(w.dir.dir, w.name, w.tmp)
 	}
 	return nil
 }

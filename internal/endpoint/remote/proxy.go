@@ -48,7 +48,7 @@ func (p *proxy) Scan(ctx context.Context, rel string, opts endpoint.ScanOptions,
 	}
 	c := p.c
 	id := c.newID()
-	req := &wire.ScanReq{Root: p.root, Path: rel, Hash: opts.Hash, Rules: opts.Rules, Credit: scanCredit}
+	req := &wire.ScanReq{Root: p.root, Path: rel, Hash: opts.Hash, Rules: opts.Rules, Credit: scanCredit, Tidy: opts.Tidy}
 	// Room for every batch the credit allows, and the Result.
 	cl, err := c.request(id, req, wire.KindScanBatch, scanCredit+1)
 	if err != nil {

@@ -547,7 +547,7 @@ func (s *server) scan(ctx context.Context, id uint32, ep endpoint.Endpoint, m *w
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(entries)
-		opts := endpoint.ScanOptions{Hash: m.Hash, Rules: m.Rules}
+		opts := endpoint.ScanOptions{Hash: m.Hash, Rules: m.Rules, Tidy: m.Tidy}
 		scanErr = ep.Scan(ctx, m.Path, opts, func(e *wire.Entry) error {
 			select {
 			case entries <- *e:
