@@ -67,12 +67,10 @@ func Run(ctx context.Context, src string, dial Dialer, o Options) error {
 		o.ReconnectMax = 5 * time.Second
 	}
 	r := &replicator{o: o, dial: dial, src: src}
-	srcEP, err := local.Open(src, false)
-	if err != nil {
+	if err := r.fresh(); err != nil {
 		return err
 	}
-	defer srcEP.Close()
-	r.srcEP = srcEP
+	defer func() { r.srcEP.Close() }()
 	if o.Gitignore {
 		m, err := ignore.New(src, ignore.Options{Home: os.Getenv("HOME"), XDGConfigHome: os.Getenv("XDG_CONFIG_HOME"), Logger: o.Logger})
 		if err != nil {
@@ -85,6 +83,7 @@ func Run(ctx context.Context, src string, dial Dialer, o Options) error {
 	// Watch first: what changes during the initial replication is seen.
 	var w *watch.Watcher
 	if o.OnChange {
+		var err error
 		w, err = watch.New(src, watch.Options{Ignore: r.ignored, Logger: o.Logger})
 		if err != nil {
 			return fmt.Errorf("watching %s: %w", src, err)
@@ -146,6 +145,22 @@ type replicator struct {
 	dst     endpoint.Endpoint
 	closeFn func() error
 	mode    string
+}
+
+// fresh opens the source tree anew. A local endpoint keeps directories
+// open by path, and the tree changes under it: a directory removed and
+// made again, or renamed and replaced, would be read through the old one.
+// Each batch of changes therefore reads through a new endpoint.
+func (r *replicator) fresh() error {
+	ep, err := local.Open(r.src, false)
+	if err != nil {
+		return err
+	}
+	if r.srcEP != nil {
+		r.srcEP.Close()
+	}
+	r.srcEP = ep
+	return nil
 }
 
 // ignored is the filter of scans and of the watcher: git's rules with
@@ -277,6 +292,9 @@ func (r *replicator) engineOptions() transfer.Options {
 
 // apply replicates one batch of changes.
 func (r *replicator) apply(ctx context.Context, w *watch.Watcher, b watch.Batch) error {
+	if err := r.fresh(); err != nil {
+		return err
+	}
 	var changes []transfer.Change
 	for _, c := range b.Changes {
 		if r.o.Debugging {

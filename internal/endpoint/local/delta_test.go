@@ -209,3 +209,24 @@ func TestTidyDeadTemporaryFiles(t *testing.T) {
 		t.Errorf("temporary files after tidying: %v; want only the live writer's", left)
 	}
 }
+
+func TestDirectoryReplacedBehindTheEndpoint(t *testing.T) {
+	ep, root := openTest(t)
+	ctx := context.Background()
+	put := func(rel, data string) {
+		t.Helper()
+		w, err := ep.Create(ctx, rel, int64(len(data)))
+		must(t, err)
+		must(t, w.Write(ctx, 0, []byte(data), blake3.Sum256([]byte(data))))
+		must(t, w.Commit(ctx, int64(len(data)), 0o644, 0))
+	}
+	must(t, os.MkdirAll(filepath.Join(root, "d", "e"), 0o755))
+	put("d/e/one", "1")
+	// Another program removes the directory and makes a new one there.
+	must(t, os.RemoveAll(filepath.Join(root, "d")))
+	must(t, os.MkdirAll(filepath.Join(root, "d", "e"), 0o755))
+	put("d/e/two", "2")
+	if b, err := os.ReadFile(filepath.Join(root, "d", "e", "two")); err != nil || string(b) != "2" {
+		t.Errorf("a file written into the new directory is not there (%q, %v)", b, err)
+	}
+}

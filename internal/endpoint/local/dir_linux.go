@@ -403,3 +403,10 @@ func unixMode(m uint32) fs.FileMode {
 func renameAt(da *dirHandle, a string, db *dirHandle, b string) error {
 	return unix.Renameat(da.fd, a, db.fd, b)
 }
+
+// gone reports whether the directory was removed since it was opened
+// (no name links to it any more).
+func (d dir) gone() bool {
+	var st unix.Stat_t
+	return fstat(d.fd, &st) == nil && st.Nlink == 0
+}

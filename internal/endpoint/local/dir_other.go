@@ -200,3 +200,6 @@ func (d dir) removeAll(name string) error {
 func renameAt(da *dirHandle, a string, db *dirHandle, b string) error {
 	return os.Rename(filepath.Join(da.root.Name(), a), filepath.Join(db.root.Name(), b))
 }
+
+// gone reports false: a removed directory is not detected here.
+func (d dir) gone() bool { return false }

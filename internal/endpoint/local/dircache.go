@@ -51,6 +51,11 @@ func (c *dirCache) acquire(p string) (*dirHandle, error) {
 	h := c.open[p]
 	if p == "." {
 		h = c.root
+	} else if h != nil && h.gone() {
+		// Removed by someone else since it was opened: what is at p now
+		// is another directory (or nothing).
+		c.dropLocked(func(q string) bool { return q == p || strings.HasPrefix(q, p+"/") })
+		h = nil
 	}
 	if h != nil {
 		h.refs++
