@@ -37,9 +37,10 @@ const (
 )
 
 // allWorkloads lists every workload in table order; deltaWorkloads those
-// only the delta tools run.
+// only the delta tools run. The last, wlLatency (latency.go), is fcp
+// replicate's alone and has a table of its own.
 var (
-	allWorkloads   = []string{wlFile, wlTree, wlNoChange, wlOverwrite, wlAppend, wlResume}
+	allWorkloads   = []string{wlFile, wlTree, wlNoChange, wlOverwrite, wlAppend, wlResume, wlLatency}
 	deltaWorkloads = []string{wlOverwrite, wlAppend, wlResume}
 )
 
@@ -64,6 +65,7 @@ type options struct {
 	rate       float64
 	queue      int64
 	user       string
+	edits      int
 }
 
 func (o *options) addFlags(fs *flag.FlagSet) {
@@ -74,7 +76,8 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.tools, "tools", strings.Join(tool.Names, ","), "tools to compare")
 	fs.StringVar(&o.workloads, "workloads", strings.Join(allWorkloads, ","), "workloads: file (one large file), tree (many small files), nochange (the tree again, unchanged); "+
 		"with rsync and fcp only: overwrite (the file with 1 MiB changed in the middle, onto its old version), append (10 MiB appended, onto its old version), "+
-		"resume (the file onto what a copy killed half way left)")
+		"resume (the file onto what a copy killed half way left); "+
+		"latency (fcp replicate alone: how soon edits and branch switches in a git working tree reach the copy)")
 	fs.StringVar(&o.fcp, "fcp", "", "fcp binary (default: build ./cmd/fcp of the current directory)")
 	fs.StringVar(&o.fcpArgs, "fcp-args", "", "extra fcp arguments, split on spaces, before the operands (fcp always gets -F with the lab's ssh_config)")
 	fs.StringVar(&o.rcloneArgs, "rclone-args", "--transfers 16", "extra rclone copy arguments, split on spaces (rclone's default is --transfers 4)")
@@ -88,6 +91,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.rate, "rate", 1e9, "rate of the wan link in bits per second")
 	fs.Int64Var(&o.queue, "queue", 0, "bottleneck queue of the wan link per direction in bytes (0: twice the bandwidth-delay product)")
 	fs.StringVar(&o.user, "user", "fcpbench", "benchmark user on the server (created when missing; its shell becomes /bin/sh)")
+	fs.IntVar(&o.edits, "edits", 200, "edits of the latency workload, one at a time (-quick: 40)")
 }
 
 func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -120,6 +124,9 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if !set["out"] {
 			o.out = filepath.Join(os.TempDir(), "fcp-bench-quick")
 		}
+		if !set["edits"] {
+			o.edits = 40
+		}
 	}
 	if o.rounds < 1 {
 		return fmt.Errorf("-rounds must be at least 1")
@@ -146,8 +153,14 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 	if err != nil {
 		return fmt.Errorf("-workloads: %w", err)
 	}
+	// From here on, workloads are the copy workloads.
+	latency := slices.Contains(workloads, wlLatency)
+	workloads = slices.DeleteFunc(workloads, func(w string) bool { return w == wlLatency })
+	if latency && o.edits < 1 {
+		return fmt.Errorf("-edits must be at least 1")
+	}
 	if slices.Contains(workloads, wlNoChange) && !slices.Contains(workloads, wlTree) {
-		workloads, _ = pick(o.workloads+","+wlTree, allWorkloads)
+		workloads, _ = pick(strings.Join(workloads, ",")+","+wlTree, allWorkloads)
 		logf("the no-change workload re-runs each tool's own copy of the tree: adding the tree workload")
 	}
 	if !slices.ContainsFunc(toolNames, func(n string) bool { t, _ := tool.New(n, tool.Options{}); return t.Delta }) {
@@ -155,7 +168,7 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 		if len(kept) < len(workloads) {
 			logf("none of the tools rebuilds files from the destination's data (rsync and fcp do): leaving out %s",
 				strings.Join(deltaWorkloads, ", "))
-			if len(kept) == 0 {
+			if len(kept) == 0 && !latency {
 				return errors.New("no workload left to run")
 			}
 			workloads = kept
@@ -164,6 +177,12 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 	needed := toolNames
 	if slices.Contains(workloads, wlNoChange) {
 		needed = append(slices.Clone(toolNames), "rsync") // it prepares no-change runs after a capped copy
+	}
+	if len(workloads) == 0 {
+		needed = nil
+	}
+	if latency {
+		needed = append(slices.Clone(needed), "git", "cp")
 	}
 	if err := checkCommands(needed); err != nil {
 		return err
@@ -208,7 +227,7 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 	}
 
 	fcpPath := o.fcp
-	if slices.Contains(toolNames, "fcp") && fcpPath == "" {
+	if (slices.Contains(toolNames, "fcp") || latency) && fcpPath == "" {
 		fcpPath = filepath.Join(work, "fcp")
 		logf("building fcp from ./cmd/fcp")
 		if out, err := exec.CommandContext(ctx, "go", "build", "-buildvcs=false", "-o", fcpPath, "./cmd/fcp").CombinedOutput(); err != nil {
@@ -233,15 +252,23 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 	if o.quick {
 		spec = workload.Quick()
 	}
-	logf("generating data: a %s file and %d files of %s–%s", size(spec.FileBytes), spec.TreeFiles(), size(int64(spec.MinFile)), size(int64(spec.MaxFile)))
-	start := time.Now()
-	fileDigest, treeDigest, err := workload.Generate(s.src, spec)
-	if err != nil {
-		return fmt.Errorf("generate data: %w", err)
-	}
 	s.spec = spec
-	s.digests = map[string]workload.Digest{wlFile: fileDigest, wlTree: treeDigest, wlNoChange: treeDigest, wlResume: fileDigest}
-	logf("generated in %.1f s: %v; %v", time.Since(start).Seconds(), fileDigest, treeDigest)
+	s.digests = make(map[string]workload.Digest)
+	if len(workloads) > 0 {
+		logf("generating data: a %s file and %d files of %s–%s", size(spec.FileBytes), spec.TreeFiles(), size(int64(spec.MinFile)), size(int64(spec.MaxFile)))
+		start := time.Now()
+		fileDigest, treeDigest, err := workload.Generate(s.src, spec)
+		if err != nil {
+			return fmt.Errorf("generate data: %w", err)
+		}
+		s.digests = map[string]workload.Digest{wlFile: fileDigest, wlTree: treeDigest, wlNoChange: treeDigest, wlResume: fileDigest}
+		logf("generated in %.1f s: %v; %v", time.Since(start).Seconds(), fileDigest, treeDigest)
+	}
+	if latency {
+		if err := s.prepareLatency(ctx, fcpPath, data); err != nil {
+			return err
+		}
+	}
 
 	cfg := lab.Config{
 		Dir: filepath.Join(work, "lab"), User: o.user, Home: filepath.Join(work, "home"),
@@ -279,14 +306,28 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 		return fmt.Errorf("validate lab: %w", err)
 	}
 	s.res = s.newResults(spec, toolNames, workloads, checks)
+	if latency {
+		if len(workloads) == 0 {
+			s.res.Data = s.latency.describe() + " " + s.where()
+		} else {
+			s.res.Data += " " + s.latency.describe()
+		}
+	}
 	for _, l := range s.res.Links {
 		logf("link %s: ping %.2f ms avg; iperf3 %.0f Mbit/s (1 stream), %.0f Mbit/s (4 streams); ssh login %.2f s",
 			l.Name, l.PingAvg, l.Iperf1/1e6, l.Iperf4/1e6, l.SSHLogin)
 	}
 
 	for _, link := range s.links {
-		if err := s.runLink(ctx, link, workloads); err != nil {
-			return err
+		if len(workloads) > 0 {
+			if err := s.runLink(ctx, link, workloads); err != nil {
+				return err
+			}
+		}
+		if latency {
+			if err := s.runLatency(ctx, link); err != nil {
+				return err
+			}
 		}
 	}
 	s.finish()

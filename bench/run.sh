@@ -25,6 +25,7 @@ command -v ip >/dev/null 2>&1 || need="$need iproute2"
 command -v sysctl >/dev/null 2>&1 || need="$need procps"
 command -v useradd >/dev/null 2>&1 || need="$need passwd"
 [ -x /usr/bin/time ] || need="$need time"
+command -v git >/dev/null 2>&1 || need="$need git"
 if [ -n "$need" ]; then
 	echo "bench/run.sh: installing$need" >&2
 	apt-get update -qq >/dev/null

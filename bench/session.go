@@ -45,6 +45,8 @@ type session struct {
 	// the reason: they hit the timeout, or were omitted.
 	skip   map[[3]string]string
 	killed int // leftover server processes killed before runs
+
+	latency *latencyWorkload // nil unless the latency workload runs
 }
 
 func (s *session) target(link lab.Link) tool.Target {

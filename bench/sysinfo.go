@@ -24,10 +24,7 @@ import (
 
 // newResults starts the results with everything known before the runs.
 func (s *session) newResults(spec workload.Spec, tools, workloads []string, checks []lab.Check) *report.Results {
-	where := "Source and destination are on one tmpfs (the disk of the reference machine varied threefold between identical runs)."
-	if s.o.disk {
-		where = "Source and destination are on the same disk."
-	}
+	where := s.where()
 	r := &report.Results{
 		Date:    time.Now(),
 		Quick:   s.o.quick,
@@ -112,6 +109,14 @@ func (s *session) newResults(spec workload.Spec, tools, workloads []string, chec
 	}
 	r.Versions = s.versions()
 	return r
+}
+
+// where says where the data is.
+func (s *session) where() string {
+	if s.o.disk {
+		return "Source and destination are on the same disk."
+	}
+	return "Source and destination are on one tmpfs (the disk of the reference machine varied threefold between identical runs)."
 }
 
 func machine() report.Machine {

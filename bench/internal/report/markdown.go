@@ -26,6 +26,12 @@ func (r *Results) Markdown(w io.Writer) {
 		p("> **Quick mode**: small data, one round. These numbers check the harness; they are not the benchmark.\n\n")
 	}
 	all, common, delta := r.Workloads, r.common(), r.delta()
+	if len(all) == 0 {
+		// Only the replication latency workload ran.
+		r.latencyMarkdown(w)
+		r.method(w)
+		return
+	}
 	p("Wall time in seconds of a push from the client to the server, median of %d round%s; lower is better. ",
 		r.Settings.Rounds, plural(r.Settings.Rounds))
 	p("`>%s` means the run was stopped at the cap.", capS)
@@ -91,6 +97,7 @@ func (r *Results) Markdown(w io.Writer) {
 		return strings.Join(ts, ", ")
 	})
 
+	r.latencyMarkdown(w)
 	r.method(w)
 }
 
@@ -342,7 +349,30 @@ func (r *Results) method(w io.Writer) {
 		p("| %s | %s | %.2f / %.2f / %.2f ms | %s | %s | %s s |\n", l.Label.Label, l.Shape, l.PingMin, l.PingAvg, l.PingMax,
 			bps(l.Iperf1), bps(l.Iperf4), seconds(l.SSHLogin))
 	}
-	p("\n- **Runs**: %d round%s; the tools alternate within a round, each round starting one tool later. "+
+	p("\n")
+	if len(r.Workloads) > 0 {
+		r.copyMethod(w)
+	}
+	for _, n := range r.Notes {
+		p("- %s\n", n)
+	}
+	p("\n| tool | version |\n|---|---|\n")
+	for _, v := range r.Versions {
+		p("| %s | %s |\n", v.Tool, v.Version)
+	}
+	if len(r.Workloads) > 0 {
+		p("\nCommands (the tree workload; `$LAB` holds the keys and configs, `$SRC` the data, `$DST` the destination; every command runs under `ip netns exec fcpb-client`):\n\n```sh\n")
+		for _, c := range r.Commands {
+			p("%s\n", c.Line)
+		}
+		p("```\n")
+	}
+}
+
+// copyMethod describes the runs of the copy workloads.
+func (r *Results) copyMethod(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p("- **Runs**: %d round%s; the tools alternate within a round, each round starting one tool later. "+
 		"Before every run the destination is emptied (not for no-change runs",
 		r.Settings.Rounds, plural(r.Settings.Rounds))
 	if len(r.delta()) > 0 {
@@ -375,18 +405,6 @@ func (r *Results) method(w io.Writer) {
 	p("- **Settings**: rclone gets `%s` (its defaults are `--transfers 4 --checkers 8`, and it checks every uploaded file "+
 		"by running `md5sum` on the server); fcp gets %s; every tool otherwise runs at its defaults (no compression; each SSH client's own cipher choice: chacha20-poly1305 for OpenSSH, AES-128-GCM for Go's); no SSH agent.\n",
 		r.Settings.RcloneArgs, fcpArgs)
-	for _, n := range r.Notes {
-		p("- %s\n", n)
-	}
-	p("\n| tool | version |\n|---|---|\n")
-	for _, v := range r.Versions {
-		p("| %s | %s |\n", v.Tool, v.Version)
-	}
-	p("\nCommands (the tree workload; `$LAB` holds the keys and configs, `$SRC` the data, `$DST` the destination; every command runs under `ip netns exec fcpb-client`):\n\n```sh\n")
-	for _, c := range r.Commands {
-		p("%s\n", c.Line)
-	}
-	p("```\n")
 }
 
 func (r *Results) seeded() bool {

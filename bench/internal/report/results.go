@@ -27,6 +27,8 @@ type Results struct {
 	// Omitted are the cells deliberately not run, with the reason.
 	Omitted []Omission `json:"omitted"`
 	Notes   []string   `json:"notes"`
+	// Replication is the replication latency workload, per link.
+	Replication []Replication `json:"replication_latency,omitempty"`
 }
 
 // Omission is a tool not run on a workload and link.
