@@ -95,7 +95,8 @@ func TestResumeAfterClientKilled(t *testing.T) {
 	cmd := exec.Command(fcpBin, append(flags, "-n", "1", "--bwlimit", "16M", src+"/", "127.0.0.1:"+remote)...)
 	cmd.Env = os.Environ()
 	must(t, cmd.Start())
-	deadline := time.Now().Add(30 * time.Second)
+	// Generous: the first contact uploads the agent, slow on a busy machine.
+	deadline := time.Now().Add(90 * time.Second)
 	for written := int64(0); written < 12<<20; {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
