@@ -15,6 +15,7 @@ import (
 	"github.com/fcp-dev/fcp/internal/agent"
 	"github.com/fcp-dev/fcp/internal/endpoint"
 	"github.com/fcp-dev/fcp/internal/endpoint/remote"
+	"github.com/fcp-dev/fcp/internal/endpoint/shell"
 	"github.com/fcp-dev/fcp/internal/replicate"
 	"github.com/fcp-dev/fcp/internal/transport"
 )
@@ -140,8 +141,18 @@ func dialReplica(ctx context.Context, command []string, dest string, self selfFu
 }
 
 // dialShell is used where the agent cannot run (noexec, another platform,
-// nowhere writable). Until the shell-only receiver lands, it reports why
-// the agent could not start.
-func dialShell(_ context.Context, command []string, dest string, cause error, _ replicate.Options, _ Env) (endpoint.Endpoint, func() error, string, error) {
-	return nil, nil, "", withKind(errStart, fmt.Errorf("starting agent with %q for %s: %w", strings.Join(command, " "), dest, cause))
+// nowhere writable): it runs the connection command again and drives the
+// shell and its tar directly.
+func dialShell(ctx context.Context, command []string, dest string, cause error, o replicate.Options, env Env) (endpoint.Endpoint, func() error, string, error) {
+	desc := strings.Join(command, " ")
+	proc, err := transport.Command{Argv: command, Stderr: env.Stderr}.Start(ctx)
+	if err != nil {
+		return nil, nil, "", withKind(errConn, fmt.Errorf("running %q: %w", desc, err))
+	}
+	ep, err := shell.Open(ctx, proc, dest, shell.Options{Logger: o.Logger})
+	if err != nil {
+		proc.Close()
+		return nil, nil, "", withKind(errStart, fmt.Errorf("%q: the agent cannot run (%v), and the shell-only mode failed: %w", desc, cause, err))
+	}
+	return ep, proc.Close, fmt.Sprintf("replicating to %s through sh and tar (%s): fcp's agent cannot run there: %v", dest, desc, cause), nil
 }
