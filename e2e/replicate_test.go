@@ -44,6 +44,10 @@ type replicaOpts struct {
 	// tempsApart leaves fcp's temporary files (".fcp-*") in the copy out
 	// of the comparison; stop still fails the test if any is left.
 	tempsApart bool
+	// shellMode expects the shell-only mode (sh and tar), not the agent.
+	shellMode bool
+	// seconds compares mtimes to the second (busybox's tar keeps no more).
+	seconds bool
 }
 
 // replica is `fcp replicate` running in the background.
@@ -125,6 +129,14 @@ func (r *replica) diff() []string {
 	if r.o.tempsApart {
 		maps.DeleteFunc(b, func(rel string, _ node) bool { return isTemp(rel) })
 	}
+	if r.o.seconds {
+		for _, m := range []map[string]node{a, b} {
+			for rel, n := range m {
+				n.mtime -= n.mtime % 1e9
+				m[rel] = n
+			}
+		}
+	}
 	return treeDiffs(a, b)
 }
 
@@ -152,11 +164,14 @@ func (r *replica) stop(t *testing.T) result {
 		}
 	}
 	mode := "fcp replicate: replicating to " + r.dst + " through fcp's agent (" + strings.Join(r.o.conn, " ") + ")\n"
+	if r.o.shellMode {
+		mode = "fcp replicate: replicating to " + r.dst + " through sh and tar (" + strings.Join(r.o.conn, " ") + "): "
+	}
 	if n := strings.Count(res.stderr, mode); n != 1 {
 		t.Errorf("stderr says %q %d times, want once:\n%s", mode, n, tail(res.stderr, 40))
 	}
 	for _, line := range strings.Split(res.stderr, "\n") {
-		if strings.HasPrefix(line, "fcp") && line+"\n" != mode &&
+		if strings.HasPrefix(line, "fcp") && line+"\n" != mode && !(r.o.shellMode && strings.HasPrefix(line, mode)) &&
 			!strings.HasPrefix(line, "fcp replicate: connection lost (") &&
 			line != "fcp replicate: reconnected and in step again" {
 			t.Errorf("unexpected line on stderr: %q", line)
@@ -892,4 +907,47 @@ func TestReplicateBadInput(t *testing.T) {
 		}
 		sameTree(t, src, filepath.Join(parent, "src"))
 	})
+}
+
+// TestReplicateShellFallback replicates where fcp's agent cannot run (its
+// cache is on a noexec mount): fcp drives the shell and its tar directly,
+// with dash and GNU tar, and with nothing but busybox.
+func TestReplicateShellFallback(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a noexec tmpfs needs root")
+	}
+	noexec := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "noexec,size=64m", "tmpfs", noexec).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a noexec tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", noexec).Run() })
+	env := []string{"env", "HOME=" + noexec, "TMPDIR=" + noexec, "XDG_CACHE_HOME=" + noexec + "/cache"}
+	shells := map[string][]string{"dash": append(env, "sh")}
+	if bb, err := exec.LookPath("busybox"); err == nil {
+		bin := t.TempDir()
+		for _, applet := range []string{"sh", "tar", "mv", "rm", "mkdir", "ln", "chmod", "touch", "cat", "head", "printf", "find", "stat", "dd", "readlink", "sort", "xargs", "uname", "id", "sha256sum", "test", "["} {
+			must(t, os.Symlink(bb, filepath.Join(bin, applet)))
+		}
+		shells["busybox"] = append([]string{"env", "-i", "PATH=" + bin}, append(env[1:], filepath.Join(bin, "sh"))...)
+	}
+	for name, conn := range shells {
+		t.Run(name, func(t *testing.T) {
+			src := filepath.Join(t.TempDir(), "src dir")
+			write(t, src, "a/file", "hello")
+			write(t, src, "we ird*name $(touch pwned)", "x\ny")
+			must(t, os.Symlink("a/file", filepath.Join(src, "link")))
+			parent := t.TempDir()
+			// busybox's tar and touch keep whole seconds only.
+			r := startReplica(t, src, parent, replicaOpts{conn: conn, shellMode: true, seconds: name == "busybox", cache: "-", flags: []string{"--no-gitignore"}})
+			write(t, src, "a/file", "changed")
+			must(t, os.Rename(filepath.Join(src, "a"), filepath.Join(src, "b")))
+			write(t, src, "new/deep/f", "new")
+			must(t, os.Remove(filepath.Join(src, "link")))
+			r.converge(t)
+			r.stop(t)
+			if _, err := os.Lstat(filepath.Join(parent, "src dir", "pwned")); err == nil {
+				t.Error("a file name was run as a command")
+			}
+		})
+	}
 }

@@ -295,8 +295,19 @@ func (r *replicator) apply(ctx context.Context, w *watch.Watcher, b watch.Batch)
 	if err := r.fresh(); err != nil {
 		return err
 	}
+	// A change seen under a directory's old name before the directory was
+	// renamed (in this batch) is now under its new name.
+	moved := map[string]string{}
+	for _, c := range b.Changes {
+		if c.Op&watch.MovedTo != 0 && c.From != "" && c.Dir {
+			moved[c.From] = c.Path
+		}
+	}
 	var changes []transfer.Change
 	for _, c := range b.Changes {
+		if c.Op&watch.MovedTo == 0 {
+			c.Path = renamed(c.Path, moved)
+		}
 		if r.o.Debugging {
 			fmt.Fprintf(r.o.Out, "changed %s (%v)\n", c.Path, c.Op)
 		}
@@ -338,6 +349,17 @@ func (r *replicator) apply(ctx context.Context, w *watch.Watcher, b watch.Batch)
 		return nil // reported path by path
 	}
 	return err
+}
+
+// renamed returns p with its longest ancestor that moved (a key of moved)
+// replaced by where it went.
+func renamed(p string, moved map[string]string) string {
+	for dir := parentOf(p); dir != "."; dir = parentOf(dir) {
+		if to, ok := moved[dir]; ok {
+			return to + p[len(dir):]
+		}
+	}
+	return p
 }
 
 func parentOf(p string) string {
