@@ -951,3 +951,40 @@ func TestReplicateShellFallback(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyWatch copies a directory with --watch through an agent and
+// keeps the copy in step with later changes; --exclude still applies.
+func TestCopyWatch(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	write(t, src, "a/file", "one")
+	dst := filepath.Join(t.TempDir(), "dst")
+	rsh := "'" + wrapperScript(t) + "'"
+	p := startFcp(t, runOpts{home: t.TempDir()}, "--watch", "--exclude", "*.tmp", "-e", rsh, src, "host:"+dst+"/")
+	copyOf := filepath.Join(dst, "src")
+	wait := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(convergeLimit); !ok(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not done after %v", what, convergeLimit)
+			}
+		}
+	}
+	wait("the copy", func() bool { b, _ := os.ReadFile(filepath.Join(copyOf, "a", "file")); return string(b) == "one" })
+	write(t, src, "a/file", "two")
+	write(t, src, "skip.tmp", "excluded")
+	write(t, src, "b/new", "new")
+	wait("the changes", func() bool {
+		b, _ := os.ReadFile(filepath.Join(copyOf, "a", "file"))
+		n, _ := os.ReadFile(filepath.Join(copyOf, "b", "new"))
+		return string(b) == "two" && string(n) == "new"
+	})
+	if !p.signal(syscall.SIGINT) {
+		t.Fatal("fcp --watch ended by itself")
+	}
+	if res := p.wait(t, 15*time.Second); res.code != 0 {
+		t.Errorf("fcp --watch exited %d after SIGINT, want 0:\n%s", res.code, res.stderr)
+	}
+	if _, err := os.Lstat(filepath.Join(copyOf, "skip.tmp")); err == nil {
+		t.Error("an excluded file was copied while watching")
+	}
+}

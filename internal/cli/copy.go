@@ -20,6 +20,7 @@ import (
 	"github.com/fcp-dev/fcp/internal/filter"
 	"github.com/fcp-dev/fcp/internal/layout"
 	"github.com/fcp-dev/fcp/internal/progress"
+	"github.com/fcp-dev/fcp/internal/replicate"
 	"github.com/fcp-dev/fcp/internal/transfer"
 	"github.com/fcp-dev/fcp/internal/wire"
 )
@@ -50,6 +51,7 @@ type copyOptions struct {
 	compress  bool
 	wholeFile bool
 	gitignore bool
+	watch     bool
 	bwlimit   string
 	reconnect time.Duration
 
@@ -66,6 +68,7 @@ func (o *copyOptions) addFlags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.excludes, "exclude", nil, "skip paths matching PATTERNS: comma-separated globs (matched at the right end of the path) or regular expressions (repeatable)")
 	f.StringArrayVar(&o.excludeFrom, "exclude-from", nil, "read exclude patterns from FILE, one per line, # comments (repeatable)")
 	f.BoolVar(&o.gitignore, "gitignore", false, "leave out what git ignores in the source tree (.gitignore at every level, .git/info/exclude, core.excludesFile) and .git itself")
+	f.BoolVar(&o.watch, "watch", false, "after the copy, watch the source directory and copy changes as they happen, until interrupted (one local source directory)")
 	f.BoolVar(&o.jsonOut, "json", false, "print one JSON object per changed path and a final summary on stdout")
 	f.CountVarP(&o.verbose, "verbose", "v", "list changed paths; repeat for info (-vv) and debug (-vvv) logs")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing but errors")
@@ -233,9 +236,53 @@ func runCopy(ctx context.Context, o copyOptions, args []string, env Env) error {
 	if err == nil && missing > 0 {
 		err = fmt.Errorf("%w (%d sources missing)", transfer.ErrPartial, missing)
 	}
+	if err == nil && o.watch {
+		return watchCopy(ctx, o, rules, srcHost, dstHost, plan, env)
+	}
 	if errors.Is(err, transfer.ErrPartial) || errors.Is(err, transfer.ErrVanished) {
 		// Each failure was printed as it happened.
 		err = withKind(errReported, err)
+	}
+	return err
+}
+
+// watchCopy is --watch: after the copy, the source directory is watched
+// and its changes replicated to its copy (package replicate), until ctx
+// ends, which is the normal end (exit 0).
+func watchCopy(ctx context.Context, o copyOptions, rules []string, srcHost, dstHost endpoint.Host, plan layout.Plan, env Env) error {
+	if len(plan.Jobs) != 1 {
+		return usageErrorf("--watch: one source directory only")
+	}
+	j := plan.Jobs[0]
+	src := path.Join(j.SrcDir, j.SrcRel)
+	if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
+		return usageErrorf("--watch: the source must be a local directory")
+	}
+	f, err := filter.Compile(rules)
+	if err != nil {
+		return usageErrorf("%w", err)
+	}
+	dst, err := dstHost.Open(ctx, path.Join(plan.Root, j.DestRel), false)
+	if err != nil {
+		return withKind(errSelect, fmt.Errorf("--watch: %w", err))
+	}
+	// The hosts reconnect by themselves: a "dial" hands out the same copy
+	// (which replicate.Run closes at its end).
+	dial := func(context.Context) (endpoint.Endpoint, func() error, string, error) {
+		return dst, func() error { return nil }, "watching " + src + " (Ctrl-C ends)", nil
+	}
+	err = replicate.Run(ctx, src, dial, replicate.Options{
+		OnChange:  true,
+		Gitignore: o.gitignore,
+		Delete:    o.delete,
+		Exclude:   func(rel string, isDir bool) bool { return !f.Match(rel, isDir) },
+		Out:       env.Stderr,
+		Name:      "fcp",
+		Debugging: o.verbose > 0,
+		Logger:    newLogger(env.Stderr, o.verbose),
+	})
+	if ctx.Err() != nil {
+		return nil
 	}
 	return err
 }

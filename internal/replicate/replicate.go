@@ -45,7 +45,12 @@ type Options struct {
 	Delete        bool // remove files of the copy that the tree lacks, on full replications
 	Debugging     bool // print each path sent and each change seen to Out
 
+	// Exclude, if set, leaves out more paths (relative to the tree, never
+	// "."), as Gitignore does.
+	Exclude func(rel string, isDir bool) bool
+
 	Out    io.Writer    // where Debugging prints and the mode is announced; nil discards
+	Name   string       // starts the lines printed to Out; "fcp replicate" if empty
 	Logger *slog.Logger // nil discards
 
 	// ReconnectMax bounds the wait between two dials after a lost
@@ -59,6 +64,9 @@ type Options struct {
 func Run(ctx context.Context, src string, dial Dialer, o Options) error {
 	if o.Out == nil {
 		o.Out = io.Discard
+	}
+	if o.Name == "" {
+		o.Name = "fcp replicate"
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -169,6 +177,9 @@ func (r *replicator) ignored(rel string, isDir bool) bool {
 	if rel == ".git" || strings.HasPrefix(rel, ".git/") {
 		return true // never replicated, with or without Gitignore
 	}
+	if r.o.Exclude != nil && r.o.Exclude(rel, isDir) {
+		return true
+	}
 	return r.ignore != nil && r.ignore.Ignored(rel, isDir)
 }
 
@@ -178,7 +189,7 @@ func (r *replicator) connect(ctx context.Context) error {
 		return err
 	}
 	if mode != r.mode {
-		fmt.Fprintf(r.o.Out, "fcp replicate: %s\n", mode)
+		fmt.Fprintf(r.o.Out, "%s: %s\n", r.o.Name, mode)
 	}
 	r.dst, r.closeFn, r.mode = dst, closeFn, mode
 	return nil
@@ -197,13 +208,13 @@ func (r *replicator) disconnect() {
 func (r *replicator) reconnect(ctx context.Context, cause error) error {
 	r.disconnect()
 	r.o.Logger.Warn("connection lost; reconnecting", "err", cause)
-	fmt.Fprintf(r.o.Out, "fcp replicate: connection lost (%v); reconnecting\n", cause)
+	fmt.Fprintf(r.o.Out, "%s: connection lost (%v); reconnecting\n", r.o.Name, cause)
 	wait := 250 * time.Millisecond
 	for {
 		err := r.connect(ctx)
 		if err == nil {
 			if err = r.full(ctx, "."); err == nil {
-				fmt.Fprintln(r.o.Out, "fcp replicate: reconnected and in step again")
+				fmt.Fprintf(r.o.Out, "%s: reconnected and in step again\n", r.o.Name)
 				return nil
 			}
 			r.disconnect()
@@ -281,7 +292,7 @@ func (r *replicator) engineOptions() transfer.Options {
 				// Still being written: its next change sends it again.
 				r.o.Logger.Debug("file changing; sent with its next change", "path", ev.Path)
 			case ev.Action == transfer.ActError:
-				fmt.Fprintf(r.o.Out, "fcp replicate: %s: %v\n", ev.Path, ev.Err)
+				fmt.Fprintf(r.o.Out, "%s: %s: %v\n", r.o.Name, ev.Path, ev.Err)
 			case r.o.Debugging:
 				fmt.Fprintf(r.o.Out, "%s %s\n", ev.Action, ev.Path)
 			}
