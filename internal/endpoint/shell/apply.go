@@ -287,7 +287,7 @@ func (m *metaRun) write(sc *script, ops []wire.Op) {
 	}
 	sc.f("fcp_m $Q READY %d%s\n", m.ready, classes.String())
 	sc.line(`read -r _z`)
-	sc.line(`_t=1; if [ "$_z" -gt 0 ]; then head -c "$_z" | tar -xpof - -C "$R/." >/dev/null 2>&1 && _t=0; fi`)
+	sc.line(`_t=1; if [ "$_z" -gt 0 ]; then fcp_x "$_z" >/dev/null 2>&1 && _t=0; fi`)
 	for _, k := range m.ops {
 		op := ops[k]
 		p := pathVar(sc, op.Path)

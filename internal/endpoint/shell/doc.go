@@ -3,8 +3,9 @@
 // architecture, nowhere to install it), through nothing but a POSIX sh
 // reading commands on its standard input: ssh host sh, docker exec -i box
 // sh, kubectl exec -i pod -- sh, or a local sh. The far side needs sh, tar
-// (GNU, busybox or bsdtar), head -c, mv -t and the usual mkdir, rm, chmod,
-// touch and find, and unless find has -printf (GNU), stat -c and readlink.
+// (GNU, busybox or bsdtar), head -c, mv -t and the usual cat, mkdir, rm,
+// chmod, touch and find, and unless find has -printf (GNU), stat -c and
+// readlink.
 // Nothing is installed there.
 //
 // # Commands and replies
@@ -25,11 +26,11 @@
 //
 // # Names
 //
-// No byte of a path or link target is ever part of the text the shell
-// parses: each is assigned to a variable, as a single-quoted literal if it
-// is printable ASCII without a quote, otherwise as octal escapes decoded
-// by printf %b (all of a command's in one printf), and used only as
-// "$var". Every path is absolute (under the root), so none starts with a
+// No byte of a path or link target can mean anything to the shell: each
+// is assigned to a variable in a header of the command, as a single-quoted
+// literal if it is printable ASCII without a quote (the shell takes those
+// byte for byte), otherwise as octal escapes that printf %b decodes (all
+// of a command's in one printf), and used only as "$var". Every path is absolute (under the root), so none starts with a
 // dash, and tools get -- before paths anyway. Scans read names NUL-framed
 // or checked against NUL-framed lists, so names with newlines, backslashes,
 // quotes and invalid UTF-8 come back as they are.

@@ -188,6 +188,10 @@ func (e *shellEndpoint) rootName() string {
 //     directory reached through directories only, none a symlink; 2 if a
 //     component is missing, 3 if one is a symlink or not a directory, with
 //     _n the number of components up to it.
+//   - fcp_x SIZE: extract a tar stream of SIZE bytes from standard input
+//     under the root; whatever tar leaves unread (it stops at the end of
+//     the archive, or at an error) is read too, so that no byte of the
+//     stream is ever read as a command. The status is 0 if tar succeeded.
 //   - fcp_touch @S.N @S PATH: set the mtime of PATH, not following a
 //     symlink where touch can, with nanoseconds where touch can.
 //
@@ -216,6 +220,9 @@ fcp_dir() {
 		fi
 	done
 	return 0
+}
+fcp_x() {
+	head -c "$1" | { tar -xpof - -C "$R/."; _t=$?; cat >/dev/null; [ $_t = 0 ]; }
 }
 fcp_touch() {
 	if [ "$T_NS" = 1 ]; then _t=$1; else _t=$2; fi

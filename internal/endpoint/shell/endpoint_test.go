@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -281,4 +282,37 @@ func putCtx(ctx context.Context, e endpoint.Endpoint, rel, content string) error
 		return err
 	}
 	return w.Commit(ctx, int64(len(content)), 0o644, 0)
+}
+
+// TestPayloadDrained sends a payload that tar gives up on at once, the
+// rest of it commands: the shell must read it all as data, and stay in
+// step.
+func TestPayloadDrained(t *testing.T) {
+	forShells(t, func(t *testing.T, kind shellKind) {
+		dir := t.TempDir()
+		ep, p := openShell(t, kind, dir, Options{})
+		e := ep.(*shellEndpoint)
+		data := append(bytes.Repeat([]byte{'x'}, 512), bytes.Repeat([]byte("touch pwned\n"), 20000)...)
+		var sc script
+		sc.line("fcp_m $Q READY 0")
+		sc.line(`read -r _z; fcp_x "$_z" >/dev/null 2>&1; fcp_m $Q END $?`)
+		req := &request{script: &sc, onEvent: func(ev *event) (*payload, error) {
+			return &payload{size: int64(len(data)), write: func(w io.Writer) error {
+				_, err := w.Write(data)
+				return err
+			}}, nil
+		}}
+		ev, err := e.s.do(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.arg(0) == 0 {
+			t.Error("tar took garbage")
+		}
+		errs, err := ep.Apply(context.Background(), []wire.Op{mkdirOp("after", 0o755)})
+		if err != nil || errs[0] != nil {
+			t.Fatal(err, errs)
+		}
+		checkNoPwned(t, dir, p.cmd.Dir)
+	})
 }

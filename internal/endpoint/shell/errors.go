@@ -58,7 +58,9 @@ func prefix(rel string, n int) string {
 }
 
 // errnoTexts are the messages of strerror (in the C locale, which the
-// session sets) that errors are recognised by, most telling first.
+// session sets) that errors are recognised by, most telling first. Tools
+// end a line with ": " and the message, after any file name, so only the
+// end of a line counts: a file name cannot pass for an errno.
 var errnoTexts = []struct {
 	text  string
 	errno syscall.Errno
@@ -90,10 +92,14 @@ func textError(text []byte) error {
 		msg = "failed"
 	}
 	e := &shellError{msg: strings.ReplaceAll(msg, "\n", "; ")}
+	lines := strings.Split(string(text), "\n")
 	for _, et := range errnoTexts {
-		if bytes.Contains(text, []byte(et.text)) {
-			e.errno = et.errno
-			break
+		for _, l := range lines {
+			l = strings.TrimRight(l, " ")
+			if l == et.text || strings.HasSuffix(l, ": "+et.text) {
+				e.errno = et.errno
+				return e
+			}
 		}
 	}
 	return e

@@ -8,16 +8,17 @@ import (
 )
 
 // script is the text of one command. Strings from outside (paths, link
-// targets) never appear in the text the shell parses: each is stored in a
-// shell variable, assigned in a header, and the body refers to the
-// variable, always inside double quotes. A string of printable ASCII
-// without a single quote is assigned as a single-quoted literal, which the
-// shell takes byte for byte; any other string is written as octal escapes
+// targets) appear only in a header that assigns each to a shell variable,
+// in a form the shell gives no meaning to; the body uses the variable,
+// always inside double quotes. A string of printable ASCII without a
+// single quote is assigned as a single-quoted literal, which the shell
+// takes byte for byte; any other string is written as octal escapes
 // (\0ooo for every byte outside printable ASCII, and for ' and \) that
-// printf %b decodes, so the script itself is printable ASCII. The decoded
-// strings of a command come from one printf, joined by a separator byte
-// none of them contains and split by the shell's field splitting, to pay
-// for one command substitution (one fork) per command, not one per path.
+// printf %b decodes, so the script itself is ASCII. The decoded strings of
+// a command come from one printf, joined by a separator byte (a control
+// character) none of them contains and split by the shell's field
+// splitting, to pay for one command substitution (one fork) per command,
+// not one per path.
 type script struct {
 	vars  map[string]string // string → variable name
 	lits  []assign          // literal assignments

@@ -14,7 +14,8 @@ import (
 // Files and symlinks are put in place by staging: the shell checks their
 // directories (each component a real directory), reports which are fit in
 // a READY marker, and reads one tar stream, generated here, of exactly
-// the size it is told, with head -c piped into tar -x. The stream holds,
+// the size it is told, with head -c piped into tar -x (see fcp_x in
+// prelude). The stream holds,
 // for every fit directory D, a staging directory D/.fcp-shell.<nonce>
 // (mode 0700) and in it every item under its final name, with its mode
 // and mtime. Each staging directory is then emptied with one
@@ -103,7 +104,7 @@ func (r *stageRun) write(sc *script) {
 	}
 	sc.f("fcp_m $Q READY %d%s\n", r.ready, statuses.String())
 	sc.line(`read -r _z`)
-	sc.line(`_e='fcp: not staged'; _x=1; if [ "$_z" -gt 0 ]; then _e=$(head -c "$_z" | tar -xpof - -C "$R/." 2>&1); _x=$?; fi`)
+	sc.line(`_e='fcp: not staged'; _x=1; if [ "$_z" -gt 0 ]; then _e=$(fcp_x "$_z" 2>&1); _x=$?; fi`)
 	// The verdict: the items to leave out after all, in a file beside
 	// the first fit directory's staging directory. It is the last member
 	// of the stream: without it, nothing is put in place.
