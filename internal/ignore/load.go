@@ -167,7 +167,7 @@ func commonDir(root string) (string, error) {
 func readExcludeFile(name string, log *slog.Logger) ([]pattern, error) {
 	f, err := os.Open(name)
 	switch {
-	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission):
+	case errors.Is(err, fs.ErrNotExist) || isNotDir(err) || errors.Is(err, fs.ErrPermission):
 		if errors.Is(err, fs.ErrPermission) {
 			log.Warn("ignore: cannot access exclude file", "path", name, "err", err)
 		}

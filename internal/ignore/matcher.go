@@ -38,9 +38,10 @@ type Options struct {
 // Forget; the memory it holds grows with the number of directories asked
 // about that are not below an ignored one.
 //
-// A Matcher is safe for concurrent use. Ignored and Dir serialize while
-// they look up (and load) directories; matching runs outside the lock.
-// Close releases the root.
+// A Matcher is safe for concurrent use. Ignored and Dir hold a lock while
+// they look up, load and judge directories; the final match of Ignored,
+// and everything done with a Dir, run outside it. Close releases the
+// root.
 type Matcher struct {
 	r    *rules
 	root *os.Root // nil with Options.NoLoad

@@ -216,6 +216,15 @@ func TestNewErrors(t *testing.T) {
 			t.Errorf("New: %v, want ErrConfig", err)
 		}
 	})
+	t.Run("excludes file below a file", func(t *testing.T) {
+		home := t.TempDir()
+		writeFiles(t, home, map[string]string{".config": "not a directory"})
+		m, err := New(t.TempDir(), Options{Home: home})
+		if err != nil {
+			t.Fatalf("New: %v, want no error, as git ignores the file", err)
+		}
+		m.Close()
+	})
 	t.Run("bad gitfile", func(t *testing.T) {
 		root := t.TempDir()
 		writeFiles(t, root, map[string]string{".git": "nonsense\n"})

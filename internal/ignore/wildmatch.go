@@ -6,7 +6,7 @@ import "strings"
 // the enclosing '*' and "**" loops that no later starting point can succeed
 // (abortAll), or that only an enclosing "**" may still succeed by letting
 // its text run past a slash (abortToStarStar). This pruning is what keeps
-// patterns like "*a*a*a*b" linear on long names.
+// patterns like "*a*a*a*b" from taking exponential time.
 const (
 	wmMatch = iota
 	wmNoMatch
@@ -20,8 +20,54 @@ const (
 // '/' and "**" between slashes (or at either end) matches any number of
 // components; without it '*' and "**" match anything. Matching is on bytes
 // and case-sensitive.
+//
+// git's algorithm takes time exponential in the number of "**/" in a
+// pattern. The same algorithm runs here, but when it has made
+// wildBudget calls it starts again remembering the result of each call,
+// which depends only on where in the pattern and the text it starts, so
+// that no pattern takes more than polynomial time.
 func wildmatch(pattern, text string, pathname bool) bool {
-	return dowild(pattern, text, pathname) == wmMatch
+	w := wild{p: pattern, t: text, pathname: pathname, budget: wildBudget}
+	r := w.match(0, 0)
+	if r == wmBudget {
+		w.memo = make(map[[2]int]int)
+		w.budget = -1
+		r = w.match(0, 0)
+	}
+	return r == wmMatch
+}
+
+// wildBudget is the number of calls after which wildmatch memoizes.
+const wildBudget = 1 << 12
+
+// wmBudget is the result of a call that ran out of budget.
+const wmBudget = -1
+
+// wild is the state of one wildmatch.
+type wild struct {
+	p, t     string
+	pathname bool
+	budget   int            // calls left; negative: unlimited
+	memo     map[[2]int]int // results by pattern and text offsets, or nil
+}
+
+// match matches the pattern from offset pi against the text from offset
+// ti, which in git is a call of dowild with pointers into both.
+func (w *wild) match(pi, ti int) int {
+	if w.memo != nil {
+		k := [2]int{pi, ti}
+		if r, ok := w.memo[k]; ok {
+			return r
+		}
+		r := w.dowild(pi, ti)
+		w.memo[k] = r
+		return r
+	}
+	if w.budget == 0 {
+		return wmBudget
+	}
+	w.budget--
+	return w.dowild(pi, ti)
 }
 
 // at returns s[i], or 0 past the end of s, so that the code can follow the
@@ -39,8 +85,11 @@ func isGlobSpecial(c byte) bool {
 	return c == '*' || c == '?' || c == '[' || c == '\\'
 }
 
-func dowild(p, t string, pathname bool) int {
-	pi, ti := 0, 0
+// dowild is git's dowild. The pattern starts at offset start of w.p, which
+// matters to "**", and the text at offset ti of w.t.
+func (w *wild) dowild(start, ti int) int {
+	p, t, pathname := w.p, w.t, w.pathname
+	pi := start
 	for ; pi < len(p); pi, ti = pi+1, ti+1 {
 		pc := p[pi]
 		tc := at(t, ti)
@@ -77,8 +126,13 @@ func dowild(p, t string, pathname bool) int {
 					(at(p, pi) == 0 || p[pi] == '/' || (p[pi] == '\\' && at(p, pi+1) == '/')):
 					// "**/" may match no directory at all: "a/**/b"
 					// matches "a/b".
-					if at(p, pi) == '/' && dowild(p[pi+1:], t[ti:], pathname) == wmMatch {
-						return wmMatch
+					if at(p, pi) == '/' {
+						switch w.match(pi+1, ti) {
+						case wmMatch:
+							return wmMatch
+						case wmBudget:
+							return wmBudget
+						}
 					}
 					matchSlash = true
 				default:
@@ -114,7 +168,7 @@ func dowild(p, t string, pathname bool) int {
 						return wmNoMatch
 					}
 				}
-				m := dowild(p[pi:], t[ti:], pathname)
+				m := w.match(pi, ti)
 				if m != wmNoMatch {
 					if !matchSlash || m != wmAbortToStarStar {
 						return m
