@@ -40,16 +40,17 @@
 //     watched first and listed second, and everything found in it,
 //     recursively, is reported as Created, so "mkdir -p a/b/c && touch
 //     a/b/c/f" reports a, a/b, a/b/c and a/b/c/f.
-//   - Loss in the kernel is never silent. When the event queue overflows,
-//     or an event is missed for any other reason, the next batch has a
-//     Rescan of "."; when a directory cannot be watched (the inotify watch
+//   - Loss in the kernel is never silent. When the kernel's event queue
+//     overflows (fs.inotify.max_queued_events) or reading events fails,
+//     the next batch has a Rescan of "." and the watcher relists the tree
+//     to repair its own watches; when a directory cannot be watched (the inotify watch
 //     limit fs.inotify.max_user_watches is reached, or another error), it
 //     is reported in Rescan and, until a watch can be added, polled: every
 //     Options.RetryInterval the watch is tried again and, while the failure
 //     is a resource limit, the directory is reported in Rescan again. The
 //     first occurrence of each kind is logged at level Warn.
 //   - Ignored trees cost nothing. Options.Ignore is asked about every entry
-//     the watcher meets; an ignored entry is never reported (not in
+//     the watcher meets; an entry it ignores is not reported (not in
 //     Changes, not in Rescan) and no watch is ever added inside an ignored
 //     directory, so nothing inside one is ever reported either.
 //   - Batches are small and regular. A Batch names each path at most once,
@@ -59,8 +60,8 @@
 //     Options.Quiet or Options.MaxLatency after the first event in it,
 //     whichever comes first, and only when the consumer receives it: while
 //     the consumer is busy, events keep being read and merge into the next
-//     batch, so a slow consumer gets fewer, larger batches and never causes
-//     an overflow.
+//     batch, so a slow consumer gets fewer, larger batches (held in memory,
+//     one entry per path) and does not cause an overflow.
 //   - Renamed directories stay watched: their watches are re-added under
 //     the new name (and the old ones removed), and the new path is reported
 //     in Rescan as well as in Changes, because changes made inside the
@@ -102,9 +103,12 @@
 //
 // # Goroutines
 //
-// A Watcher owns two goroutines: fsnotify's reader and its own event loop,
-// which owns all of the watcher's state. Close stops both and waits for
-// them. Only Linux is tested; the code has no Linux-specific parts, but
-// kqueue reports renames and directory writes differently, so rename
-// pairing will work less often there.
+// A Watcher owns three goroutines: fsnotify's reader; an event loop, which
+// owns all of the watcher's state, adds and removes watches and delivers
+// batches; and a drain for fsnotify's errors, which fsnotify may send
+// while holding the lock that adding and removing watches needs. Close
+// stops all three and waits for them. Only Linux is tested; the code has
+// no Linux-specific parts besides using inode numbers where the platform
+// has them, but kqueue reports renames and directory writes differently,
+// so rename pairing will work less often there.
 package watch

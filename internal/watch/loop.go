@@ -108,11 +108,10 @@ func (w *Watcher) handle(ev fsnotify.Event, now time.Time) {
 	}
 }
 
-// renamed handles the old name of a rename. Watches of a directory are
-// dropped at once: fsnotify keeps them under the old name, and re-adding
-// the directory under its new name would otherwise return the same
-// inotify watch, which fsnotify then removes when it sees the directory's
-// own move event.
+// renamed handles the old name of a rename; handle has settled any
+// earlier rename. The watches of a directory are dropped at once: fsnotify
+// keeps them under the old name, and inotify would hand the same watch back
+// when the directory is watched under its new name.
 func (w *Watcher) renamed(rel string, now time.Time) {
 	if rel == "." {
 		w.rootLost()
@@ -125,12 +124,6 @@ func (w *Watcher) renamed(rel string, now time.Time) {
 	}
 	if d == nil && w.ignored(rel, false) {
 		return
-	}
-	if m := w.cur.move; m != nil {
-		if m.rel == rel {
-			return // the directory's own move event, after its parent's
-		}
-		w.cur.unpair()
 	}
 	m := &pendingMove{rel: rel, dir: d != nil, at: now}
 	if d != nil {
@@ -220,12 +213,11 @@ func (w *Watcher) removed(rel string) {
 		return
 	}
 	if d != nil {
-		// A late event must not drop the watch of a directory that
-		// already replaced the removed one.
-		fi, err := os.Lstat(w.abs(rel))
-		if err != nil || d.state != dirWatched || !os.SameFile(d.fi, fi) {
-			w.untrack(rel)
-		}
+		// Even if a directory is at rel again, and was watched already
+		// (found by listing its parent), drop its record: the watch may
+		// be the removed directory's, as inode numbers are reused at
+		// once; the event for the new directory follows and re-adds it.
+		w.untrack(rel)
 	}
 	w.cur.record(rel, Removed, d != nil)
 }

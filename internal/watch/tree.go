@@ -65,6 +65,11 @@ func (w *Watcher) track(rel string, d *dirInfo) {
 	}
 	d.gen = w.gen
 	w.dirs[rel] = d
+	if d.fi != nil {
+		if id, ok := idOf(d.fi); ok {
+			w.byID[id] = rel
+		}
+	}
 	if rel != "." {
 		if p := w.dirs[path.Dir(rel)]; p != nil {
 			if p.children == nil {
@@ -89,6 +94,11 @@ func (w *Watcher) untrack(rel string) {
 		// The kernel may have dropped the watch already (the directory
 		// is gone); that error says nothing new.
 		_ = w.fsw.Remove(w.abs(rel))
+	}
+	if d.fi != nil {
+		if id, ok := idOf(d.fi); ok && w.byID[id] == rel {
+			delete(w.byID, id)
+		}
 	}
 	delete(w.failed, rel)
 	delete(w.dirs, rel)
@@ -128,6 +138,19 @@ func (w *Watcher) watchDir(rel string, relist bool) bool {
 		}
 		wasFailed = d.state == dirFailed
 		w.untrack(rel)
+	}
+	if id, ok := idOf(fi); ok {
+		// inotify keeps one watch per inode: if this directory was
+		// watched under another name, adding it here would return that
+		// watch, which fsnotify keeps under the other name and which
+		// goes away when the other name is untracked. So the other
+		// record goes first. It is stale either way: the directory was
+		// renamed (and its rename event is still to come), or the other
+		// directory is gone and its inode number was reused. An ancestor
+		// cannot be the same directory, so its watch is already gone.
+		if other, ok := w.byID[id]; ok && other != rel && !within(rel, other) {
+			w.untrack(other)
+		}
 	}
 	if err := w.add(rel); err != nil {
 		if !isGone(err) {

@@ -155,7 +155,8 @@ type Watcher struct {
 	// starts the loop).
 
 	dirs   map[string]*dirInfo
-	failed map[string]bool // directories whose watch failed → the failure is a resource limit
+	byID   map[fileID]string // identity of a watched directory → its key in dirs
+	failed map[string]bool   // directories whose watch failed → the failure is a resource limit
 	cur    *accumulator
 	gen    uint64 // mark for the sweep after a full relisting
 
@@ -229,15 +230,20 @@ func New(root string, o Options) (*Watcher, error) {
 		errWake:    make(chan struct{}, 1),
 		errDrained: make(chan struct{}),
 		dirs:       make(map[string]*dirInfo),
+		byID:       make(map[fileID]string),
 		failed:     make(map[string]bool),
 		cur:        newAccumulator(),
 	}
+
+	// Adding watches can wait for fsnotify's errors to be received.
+	go w.drainErrors()
 
 	// The root must be watched for New to succeed; a failure anywhere
 	// below it is reported as a Rescan instead.
 	w.watchTree(".", false, false)
 	if d := w.dirs["."]; d == nil || d.state != dirWatched {
 		fsw.Close()
+		<-w.errDrained
 		err := errors.New("root changed while being watched")
 		if d != nil && d.err != nil {
 			err = d.err
@@ -246,7 +252,6 @@ func New(root string, o Options) (*Watcher, error) {
 	}
 	w.cur.stamp(time.Now())
 
-	go w.drainErrors()
 	go w.run()
 	return w, nil
 }
@@ -261,10 +266,11 @@ func (w *Watcher) Batches() <-chan Batch { return w.out }
 // The watcher asks Options.Ignore again about every directory in that
 // subtree that it knows of: those now ignored stop being watched, those no
 // longer ignored start being watched. When Reevaluate returns, the watches
-// are in place, and a later batch has a Rescan of rel (or of an ancestor)
-// so that the consumer can apply the new rules to the subtree; files whose
-// ignore status changed are not reported individually. It returns
-// ErrClosed once Close has been called.
+// are in place, and, unless rel is inside a directory that is still
+// ignored, a later batch has a Rescan of rel (or of an ancestor) so that
+// the consumer can apply the new rules to the subtree; files whose ignore
+// status changed are not reported individually. It returns ErrClosed once
+// Close has been called.
 func (w *Watcher) Reevaluate(rel string) error {
 	req := reevalRequest{rel: cleanRel(rel), done: make(chan struct{})}
 	select {
