@@ -326,39 +326,46 @@ func copyThrough(dst, src *os.File, dstOff, srcOff int64, n int, buf []byte) err
 	return nil
 }
 
-// tidyAge is how old a temporary file must be before tidyTemp touches it:
-// a writer locks its file just after creating it.
-const tidyAge = 2 * time.Second
+// tidyAge is how old a temporary file must be before a scan tidies it: a
+// writer locks its file in the system call after the one creating it, so
+// a file this old without a lock has no writer.
+const tidyAge = 200 * time.Millisecond
 
 // tidyTemp deals with the temporary file name in d if its writer is dead
 // (see lockTemp): with keep, one of at least endpoint.ResumeMin bytes
-// becomes its target's partial file (unless a bigger one is there); any
-// other is removed. Errors leave it where it is.
-func tidyTemp(d dir, name string, keep bool) {
+// becomes its target's partial file (unless a bigger one is there, or the
+// target was put in place after its last write); any other is removed.
+// Without keep it need not be tidyAge old: the caller has just put the
+// target in place. Errors leave it where it is. It reports whether it
+// changed the directory.
+func tidyTemp(d dir, name string, keep bool) bool {
 	if !strings.HasSuffix(name, tempSuffix) {
-		return
+		return false
 	}
 	f, err := d.openFile(name)
 	if err != nil {
-		return
+		return false
 	}
 	defer f.Close()
 	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() || time.Since(fi.ModTime()) < tidyAge || !unheld(f) {
-		return
+	if err != nil || !fi.Mode().IsRegular() || keep && time.Since(fi.ModTime()) < tidyAge || !unheld(f) {
+		return false
 	}
 	// .fcp-BASE.TOKEN.tmp; a name at the length limit may hold a
 	// shortened BASE, whose partial name would be wrong.
 	base := strings.TrimSuffix(strings.TrimPrefix(name, tempPrefix), tempSuffix)
 	if i := strings.LastIndexByte(base, '.'); keep && i > 0 && len(name) < wire.MaxName && fi.Size() >= endpoint.ResumeMin {
+		if target, err := d.lstatInfo(base[:i]); err == nil && changedAfter(target, fi.ModTime()) {
+			return d.unlink(name) == nil // the file was put in place after this was written
+		}
 		partial := partialName(base[:i])
 		if old, err := d.lstatInfo(partial); err != nil || old.Size() < fi.Size() {
 			if d.rename(name, partial) == nil {
-				return
+				return true
 			}
 		}
 	}
-	d.unlink(name)
+	return d.unlink(name) == nil
 }
 
 // tidySiblings tidies (see tidyTemp) the temporary files of the file

@@ -142,10 +142,18 @@ func (s *scanner) walk(parent dir, name, p string, fi fs.FileInfo, sub *dir) err
 		return fail("scan", s.path(p), err)
 	}
 	slices.Sort(names)
+	tidied := false
+	defer func() {
+		if tidied {
+			// The directory was reported with its mtime before tidying;
+			// keep it so, as the transfer trusts what it was told.
+			parent.chtimes(name, fi.ModTime().UnixNano())
+		}
+	}()
 	for _, childName := range names {
 		if isLeftover(childName) {
-			if s.tidy {
-				tidyTemp(*sub, childName, true)
+			if s.tidy && tidyTemp(*sub, childName, true) {
+				tidied = true
 			}
 			continue // fcp's own temporary and partial files
 		}
