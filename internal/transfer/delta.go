@@ -152,14 +152,19 @@ func (e *engine) copyDelta(parent context.Context, t fileTask, size, mtime int64
 	defer e.end(parent, w)
 	src := e.jobs[t.job].Src
 
+	// Ranges of whole blocks: data that did not move then matches block
+	// for block, with no literal bytes where one range ends and the next
+	// begins.
+	seg := int64(wire.MaxDeltaLen / sig.blockSize * sig.blockSize)
+
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	queue := make(chan chan deltaResult, e.o.ReadAhead)
 	var matchers errgroup.Group
 	matchers.Go(func() error {
 		defer close(queue)
-		for off := int64(0); off <= size; off += wire.MaxDeltaLen {
-			n := int(min(wire.MaxDeltaLen, size-off+1))
+		for off := int64(0); off <= size; off += seg {
+			n := int(min(seg, size-off+1))
 			weight := min(int64(n), e.o.MemoryBudget)
 			if err := e.mem.Acquire(ctx, weight); err != nil {
 				return nil
@@ -199,7 +204,7 @@ func (e *engine) copyDelta(parent context.Context, t fileTask, size, mtime int64
 		if err != nil {
 			return sent, last, err
 		}
-		if n < wire.MaxDeltaLen {
+		if n < seg {
 			break
 		}
 	}

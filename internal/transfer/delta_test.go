@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fcp-dev/fcp/internal/delta"
 	"github.com/fcp-dev/fcp/internal/endpoint"
 	"github.com/fcp-dev/fcp/internal/wire"
 )
@@ -180,5 +181,26 @@ func TestInterruptedCopyKeepsPartialFile(t *testing.T) {
 	sameFile(t, filepath.Join(src, "big"), filepath.Join(dst, "big"))
 	if st.Bytes > int64(len(data))-fi.Size()+64<<10 {
 		t.Errorf("the second run sent %d bytes; the partial file held %d of %d", st.Bytes, fi.Size(), len(data))
+	}
+}
+
+// TestDeltaAppendCostsTheAppend appends to a file whose new size gives a
+// block size that does not divide the matching ranges: only the appended
+// bytes (and a short tail) may cross.
+func TestDeltaAppendCostsTheAppend(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	src, dst := t.TempDir(), t.TempDir()
+	base := randBytes(r, 12<<20)
+	extra := randBytes(r, 300<<10+7)
+	writeBytes(t, filepath.Join(dst, "f"), base)
+	writeBytes(t, filepath.Join(src, "f"), append(bytes.Clone(base), extra...))
+	st, err := Run(context.Background(), open(t, dst), []Job{{Src: open(t, src), SrcRel: ".", DestRel: "."}}, Options{Delta: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameFile(t, filepath.Join(src, "f"), filepath.Join(dst, "f"))
+	// The basis's last, short block cannot be matched: at most one block.
+	if limit := int64(len(extra) + delta.BlockSize(int64(len(base)+len(extra)))); st.Bytes > limit {
+		t.Errorf("sent %d bytes for an append of %d; want at most %d", st.Bytes, len(extra), limit)
 	}
 }
