@@ -309,9 +309,13 @@ func (r *replicator) apply(ctx context.Context, w *watch.Watcher, b watch.Batch)
 	// A change seen under a directory's old name before the directory was
 	// renamed (in this batch) is now under its new name.
 	moved := map[string]string{}
+	born := map[string]bool{} // created during this batch: the copy never had them
 	for _, c := range b.Changes {
 		if c.Op&watch.MovedTo != 0 && c.From != "" && c.Dir {
 			moved[c.From] = c.Path
+		}
+		if c.Op&watch.Created != 0 && c.Op&watch.MovedTo == 0 {
+			born[c.Path] = true
 		}
 	}
 	var changes []transfer.Change
@@ -336,7 +340,9 @@ func (r *replicator) apply(ctx context.Context, w *watch.Watcher, b watch.Batch)
 			}
 			b.Rescan = append(b.Rescan, dir)
 		}
-		if c.Op&watch.MovedTo != 0 && c.From != "" {
+		if c.Op&watch.MovedTo != 0 && c.From != "" && !born[c.From] {
+			// (An editor's save renames a file it has just written: the
+			// copy never had it, so the target is simply sent.)
 			changes = append(changes, transfer.Change{Path: c.Path, From: c.From})
 			if c.Op&(watch.Created|watch.Modified|watch.Attrib) == 0 {
 				continue
