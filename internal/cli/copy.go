@@ -272,6 +272,9 @@ func watchCopy(ctx context.Context, o copyOptions, rules []string, srcHost, dstH
 		return dst, func() error { return nil }, "watching " + src + " (Ctrl-C ends)", nil
 	}
 	err = replicate.Run(ctx, src, dial, replicate.Options{
+		// Again once the watch is up, so nothing changed since the copy
+		// read it is missed (unchanged files are skipped).
+		Initial:   true,
 		OnChange:  true,
 		Gitignore: o.gitignore,
 		Delete:    o.delete,
