@@ -587,15 +587,7 @@ func TestFaultDiskFull(t *testing.T) {
 	s := optionalSSHD(t)
 	for _, dir := range []string{"local", "push"} {
 		t.Run(dir, func(t *testing.T) {
-			var flags []string
-			dstArg := func(p string) string { return p }
-			if dir == "push" {
-				if s == nil {
-					t.Skip("no sshd (needs root and OpenSSH)")
-				}
-				flags = sshFlags(s, s.port)
-				dstArg = func(p string) string { return "127.0.0.1:" + p }
-			}
+			flags, dstArg := target(t, s, dir)
 			mnt := mountTmpfs(t, 24<<20)
 			keep := time.Date(2018, 1, 2, 3, 4, 5, 0, time.UTC)
 			writeBytes(t, filepath.Join(mnt, "keep", "notes.txt"), []byte("written before the copy\n"), keep)
@@ -726,15 +718,7 @@ func TestFaultSourceModified(t *testing.T) {
 	for _, dir := range []string{"local", "push"} {
 		for i := range map[string]int{"local": 3, "push": 2}[dir] {
 			t.Run(fmt.Sprintf("%s-%d", dir, i), func(t *testing.T) {
-				var flags []string
-				dstArg := func(p string) string { return p }
-				if dir == "push" {
-					if s == nil {
-						t.Skip("no sshd (needs root and OpenSSH)")
-					}
-					flags = sshFlags(s, s.port)
-					dstArg = func(p string) string { return "127.0.0.1:" + p }
-				}
+				flags, dstArg := target(t, s, dir)
 				trials++
 				src := filepath.Join(t.TempDir(), "src")
 				initial := randomBytes(rng, 64<<20)
@@ -909,15 +893,7 @@ func TestFaultInterrupt(t *testing.T) {
 	trials := 0
 	for _, dir := range []string{"local", "push"} {
 		t.Run(dir, func(t *testing.T) {
-			var flags []string
-			dstArg := func(p string) string { return p }
-			if dir == "push" {
-				if s == nil {
-					t.Skip("no sshd (needs root and OpenSSH)")
-				}
-				flags = sshFlags(s, s.port)
-				dstArg = func(p string) string { return "127.0.0.1:" + p }
-			}
+			flags, dstArg := target(t, s, dir)
 			trials++
 			dst := filepath.Join(t.TempDir(), "dst")
 			old := oldVersions(t, dst, srcSnap, rng)
@@ -956,4 +932,18 @@ func TestFaultInterrupt(t *testing.T) {
 		})
 	}
 	t.Logf("%d random trials", trials)
+}
+
+// target returns the flags and the destination operand for a copy in
+// direction dir ("local" or "push" through sshd s), skipping the test
+// for a push without sshd.
+func target(t *testing.T, s *sshd, dir string) ([]string, func(string) string) {
+	t.Helper()
+	if dir != "push" {
+		return nil, func(p string) string { return p }
+	}
+	if s == nil {
+		t.Skip("no sshd (needs root and OpenSSH)")
+	}
+	return sshFlags(s, s.port), func(p string) string { return "127.0.0.1:" + p }
 }
