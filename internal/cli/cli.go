@@ -130,6 +130,7 @@ Nothing needs to be installed on the remote but a POSIX sh.
 	}
 	root.AddCommand(newAgentCmd(env))
 	root.AddCommand(newReplicateCmd(env))
+	root.AddCommand(newDaemonCmd(env))
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
 }

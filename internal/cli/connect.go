@@ -13,7 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/fcp-dev/fcp/internal/agent"
+	"github.com/fcp-dev/fcp/internal/daemon"
 	"github.com/fcp-dev/fcp/internal/endpoint"
 	"github.com/fcp-dev/fcp/internal/endpoint/local"
 	"github.com/fcp-dev/fcp/internal/endpoint/pool"
@@ -52,11 +55,21 @@ func connect(ctx context.Context, op operand, o copyOptions, env Env, self selfF
 		return nil, 0, usageErrorf("--reconnect must not be negative")
 	}
 	logger := newLogger(env.Stderr, o.verbose)
-	sh, err := newShellOpener(op, o, env, logger)
-	if err != nil {
-		return nil, 0, err
+	var dial func(ctx context.Context) (endpoint.Host, error)
+	if op.Daemon {
+		d, err := newDaemonDial(op, o, env, logger)
+		if err != nil {
+			return nil, 0, err
+		}
+		dial = d
+	} else {
+		sh, err := newShellOpener(op, o, env, logger)
+		if err != nil {
+			return nil, 0, err
+		}
+		dial = func(ctx context.Context) (endpoint.Host, error) { return connectOne(ctx, op, sh, o, self, logger) }
 	}
-	first, err := connectOne(ctx, op, sh, o, self, logger)
+	first, err := dial(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -68,7 +81,6 @@ func connect(ctx context.Context, op operand, o copyOptions, env Env, self selfF
 		}
 		logger.Info("connections", "host", op.Host, "rtt", rtt, "n", n)
 	}
-	dial := func(ctx context.Context) (endpoint.Host, error) { return connectOne(ctx, op, sh, o, self, logger) }
 	h := pool.NewHost(first, pool.Options{
 		Extra:           n - 1,
 		Dial:            dial,
@@ -131,6 +143,72 @@ func newShellOpener(op operand, o copyOptions, env Env, logger *slog.Logger) (*s
 	t := transport.SSH{Dial: d.Dial, Command: "sh", Stderr: env.Stderr}
 	return &shellOpener{open: t.Open, desc: "ssh " + cfg.Destination()}, nil
 }
+
+// newDaemonDial returns a function that opens one connection to the fcpd
+// of op, with fcp's own SSH client (keys from the ssh-agent or files, the
+// host key checked against known_hosts under "[host]:port"); every
+// connection it opens joins one session.
+func newDaemonDial(op operand, o copyOptions, env Env, logger *slog.Logger) (func(ctx context.Context) (endpoint.Host, error), error) {
+	if o.rsh != "" {
+		return nil, usageErrorf("%s: -e does not apply to fcp:// operands", op.Raw)
+	}
+	port := op.Port
+	if port == 0 {
+		port = daemon.DefaultPort
+	}
+	cfg, err := sshdial.Resolve(op.Host, sshdial.Options{
+		User: op.User, Port: port, Identity: o.identity, ConfigFile: o.sshConfig, Logger: logger,
+	})
+	if err != nil {
+		return nil, usageErrorf("%s: %w", op.Host, err)
+	}
+	cfg.Port = port       // the URL's, or fcpd's: not the config's ssh port
+	cfg.HostKeyAlias = "" // fcpd has a host key of its own
+	if cfg.ServerAliveInterval == 0 {
+		cfg.ServerAliveInterval = daemonKeepalive
+	}
+	d := &sshdial.Dialer{
+		Config:      cfg,
+		Prompter:    sshdial.Terminal{},
+		AgentSocket: os.Getenv("SSH_AUTH_SOCK"),
+		Stderr:      env.Stderr,
+		Logger:      logger,
+	}
+	var sess daemon.Session
+	t := transport.SSH{
+		Dial: func(ctx context.Context) (*ssh.Client, error) {
+			c, err := d.Dial(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if err := sess.Join(c); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return c, nil
+		},
+		Subsystem: daemon.Subsystem,
+		Stderr:    env.Stderr,
+	}
+	where := "fcpd at " + cfg.Addr()
+	return func(ctx context.Context) (endpoint.Host, error) {
+		ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+		defer cancel()
+		s, err := t.Open(ctx)
+		if err != nil {
+			return nil, withKind(errConn, fmt.Errorf("%s: %w", where, err))
+		}
+		c, err := remote.Dial(ctx, s, s, remote.DialOptions{Software: software(), Closer: s, Logger: logger, Compress: o.compress})
+		if err != nil {
+			return nil, withKind(errStart, fmt.Errorf("%s: %w", where, err))
+		}
+		return c, nil
+	}, nil
+}
+
+// daemonKeepalive is how often an idle connection to fcpd shows it is
+// alive, well inside fcpd's default idle_timeout.
+const daemonKeepalive = 30 * time.Second
 
 // defaultConnections is the number of connections per remote host when -n
 // is not given: enough windows to fill a long link (one SSH channel moves

@@ -131,7 +131,9 @@ func runCopy(ctx context.Context, o copyOptions, args []string, env Env) error {
 		if a == "" {
 			return usageErrorf("empty operand")
 		}
-		ops[i] = parseOperand(a)
+		if ops[i], err = parseOperand(a); err != nil {
+			return usageErrorf("%w", err)
+		}
 	}
 	srcOps, dstOp := ops[:len(ops)-1], ops[len(ops)-1]
 	for _, s := range srcOps[1:] {

@@ -32,6 +32,9 @@ type SSH struct {
 	// Command is what the session runs, as a command line for the remote
 	// user's shell; "" means "sh".
 	Command string
+	// Subsystem, if set, is requested instead of running Command: the
+	// session is then that subsystem of the server (fcpd serves "fcp").
+	Subsystem string
 	// Stderr receives the command's standard error, written from a
 	// goroutine of the Stream, so it must be safe to use concurrently with
 	// whatever else writes to it. nil discards.
@@ -66,7 +69,10 @@ func (t SSH) Open(ctx context.Context) (Stream, error) {
 		return nil, fmt.Errorf("transport: ssh: %w", err)
 	}
 	stop := context.AfterFunc(ctx, func() { client.Close() })
-	s, err := startSession(client, command, t.Stderr)
+	if t.Subsystem != "" {
+		command = "subsystem " + t.Subsystem
+	}
+	s, err := startSession(client, command, t.Subsystem, t.Stderr)
 	if !stop() {
 		if s != nil {
 			s.sess.Close()
@@ -86,10 +92,10 @@ func (t SSH) Open(ctx context.Context) (Stream, error) {
 	return s, nil
 }
 
-// startSession opens a session on client and starts command in it with
-// pipes for standard input and output. On failure the session, if any, is
-// returned so that it can be closed.
-func startSession(client *ssh.Client, command string, stderr io.Writer) (*sshStream, error) {
+// startSession opens a session on client and starts command (or requests
+// subsystem, if set) in it with pipes for standard input and output. On
+// failure the session, if any, is returned so that it can be closed.
+func startSession(client *ssh.Client, command, subsystem string, stderr io.Writer) (*sshStream, error) {
 	sess, err := client.NewSession()
 	if err != nil {
 		return nil, err
@@ -102,6 +108,9 @@ func startSession(client *ssh.Client, command string, stderr io.Writer) (*sshStr
 		return s, err
 	}
 	sess.Stderr = stderr
+	if subsystem != "" {
+		return s, sess.RequestSubsystem(subsystem)
+	}
 	if err := sess.Start(command); err != nil {
 		return s, err
 	}

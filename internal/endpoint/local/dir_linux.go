@@ -410,3 +410,26 @@ func (d dir) gone() bool {
 	var st unix.Stat_t
 	return fstat(d.fd, &st) == nil && st.Nlink == 0
 }
+
+// openRootIn opens the directory rel inside r, following symlinks only
+// while they stay inside r (os.Root's rule), for an Endpoint's root.
+func openRootIn(r *os.Root, rel string) (dir, error) {
+	f, err := r.Open(rel)
+	if err != nil {
+		return dir{}, err
+	}
+	defer f.Close()
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return dir{}, &fs.PathError{Op: "open", Path: rel, Err: err}
+	}
+	var st unix.Stat_t
+	if err := fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		unix.Close(fd)
+		if err == nil {
+			err = unix.ENOTDIR
+		}
+		return dir{}, &fs.PathError{Op: "open", Path: rel, Err: err}
+	}
+	return dir{fd}, nil
+}

@@ -203,3 +203,10 @@ func renameAt(da *dirHandle, a string, db *dirHandle, b string) error {
 
 // gone reports false: a removed directory is not detected here.
 func (d dir) gone() bool { return false }
+
+// openRootIn opens the directory rel inside r, following symlinks only
+// while they stay inside r (os.Root's rule), for an Endpoint's root.
+func openRootIn(r *os.Root, rel string) (dir, error) {
+	sub, err := r.OpenRoot(rel)
+	return dir{sub}, err
+}

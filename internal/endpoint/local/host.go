@@ -98,10 +98,21 @@ func (h *Host) Open(ctx context.Context, dir string, create bool) (endpoint.Endp
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
-	e, err := openEndpoint(dir, create, options{fsync: h.Fsync, logger: h.Logger})
+	e, err := openEndpoint(dir, create, h.options())
 	if err != nil {
 		return nil, err
 	}
+	return h.register(e, dir)
+}
+
+// options returns the settings of Endpoints opened from h.
+func (h *Host) options() options {
+	return options{fsync: h.Fsync, logger: h.Logger}
+}
+
+// register tracks e, just opened as dir, until it closes; on a closed h it
+// closes e instead and fails.
+func (h *Host) register(e *dirEndpoint, dir string) (endpoint.Endpoint, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
