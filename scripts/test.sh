@@ -26,7 +26,7 @@ go vet ./...
 test -z "$(gofmt -l .)" || { gofmt -l . >&2; echo "test.sh: gofmt needed" >&2; exit 1; }
 go test -race -timeout 20m ./...
 fuzztime="${FUZZTIME:-10s}"
-for pkg in ./internal/wire/ ./internal/delta/; do
+for pkg in ./internal/wire/ ./internal/delta/ ./internal/daemon/; do
 	for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
 		go test -run '^$' -fuzz "^$target\$" -fuzztime "$fuzztime" "$pkg"
 	done
