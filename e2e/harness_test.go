@@ -18,8 +18,9 @@ import (
 	"time"
 )
 
-// fcpBin is the fcp binary under test, built static by TestMain.
-var fcpBin string
+// fcpBin and fcpdBin are the binaries under test, built static by
+// TestMain.
+var fcpBin, fcpdBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "fcp-e2e-bin-")
@@ -34,6 +35,14 @@ func TestMain(m *testing.M) {
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building fcp:", err)
+		os.Exit(1)
+	}
+	fcpdBin = filepath.Join(dir, "fcpd")
+	build = exec.Command("go", "build", "-trimpath", "-o", fcpdBin, "../cmd/fcpd")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building fcpd:", err)
 		os.Exit(1)
 	}
 	code := m.Run()

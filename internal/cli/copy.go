@@ -182,7 +182,7 @@ func runCopy(ctx context.Context, o copyOptions, args []string, env Env) error {
 	}
 	dst, err := statDest(ctx, dstHost, dstOp)
 	if err != nil {
-		return err
+		return withKind(errSelect, fmt.Errorf("destination %s: %w", dstOp.Raw, err))
 	}
 	plan, err := layout.Make(srcs, dst)
 	if err != nil {

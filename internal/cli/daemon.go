@@ -119,7 +119,9 @@ func runDaemon(ctx context.Context, o daemonOptions, env Env) error {
 		return err
 	}
 	ready := func(error) {}
-	if fdText := os.Getenv(backgroundEnv); fdText != "" {
+	fdText := os.Getenv(backgroundEnv)
+	inBackground := fdText != ""
+	if inBackground {
 		ready = readyReporter(fdText)
 	} else if o.background {
 		return startBackground(o, cfg, env)
@@ -139,7 +141,7 @@ func runDaemon(ctx context.Context, o daemonOptions, env Env) error {
 		ready(err)
 		return withKind(errConn, err)
 	}
-	if os.Getenv(backgroundEnv) != "" && cfg.PidFile != "" {
+	if inBackground {
 		if err := writePidFile(cfg.PidFile); err != nil {
 			ln.Close()
 			ready(err)
