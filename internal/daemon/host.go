@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -94,6 +95,9 @@ func (h *exportHost) Close() error { return h.local.Close() }
 // to use, and the path inside it ("." for the root itself).
 func (h *exportHost) resolve(p string) (*exportRoot, string, error) {
 	name, rel, err := splitHostPath(p)
+	if errors.Is(err, errNoRoot) {
+		return nil, "", fmt.Errorf("%w (roots for this key: %s)", err, h.allowed())
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -147,7 +151,7 @@ func splitHostPath(p string) (name, rel string, err error) {
 		}
 	}
 	if len(comps) == 0 {
-		return "", "", fmt.Errorf("%w: name a root: fcp://HOST/ROOT/PATH", endpoint.ErrInvalidPath)
+		return "", "", errNoRoot
 	}
 	rel = "."
 	if len(comps) > 1 {
@@ -155,6 +159,9 @@ func splitHostPath(p string) (name, rel string, err error) {
 	}
 	return comps[0], rel, nil
 }
+
+// errNoRoot is the error of a path that names no root.
+var errNoRoot = fmt.Errorf("%w: name a root: fcp://HOST/ROOT/PATH", endpoint.ErrInvalidPath)
 
 // hostPath is the host path of rel in the root name.
 func hostPath(name, rel string) string {
