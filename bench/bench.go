@@ -227,7 +227,7 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 	}
 
 	fcpPath := o.fcp
-	if (slices.Contains(toolNames, "fcp") || latency) && fcpPath == "" {
+	if (slices.Contains(toolNames, "fcp") || slices.Contains(toolNames, "fcpd") || latency) && fcpPath == "" {
 		fcpPath = filepath.Join(work, "fcp")
 		logf("building fcp from ./cmd/fcp")
 		if out, err := exec.CommandContext(ctx, "go", "build", "-buildvcs=false", "-o", fcpPath, "./cmd/fcp").CombinedOutput(); err != nil {
@@ -237,6 +237,13 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 	if fcpPath != "" {
 		if fcpPath, err = filepath.Abs(fcpPath); err != nil {
 			return err
+		}
+	}
+	if slices.Contains(toolNames, "fcpd") {
+		s.fcpd = filepath.Join(work, "fcpd")
+		logf("building fcpd from ./cmd/fcpd")
+		if out, err := exec.CommandContext(ctx, "go", "build", "-buildvcs=false", "-o", s.fcpd, "./cmd/fcpd").CombinedOutput(); err != nil {
+			return fmt.Errorf("build fcpd: %w\n%s", err, out)
 		}
 	}
 	topts := tool.Options{FcpPath: fcpPath, FcpArgs: strings.Fields(o.fcpArgs), RcloneArgs: strings.Fields(o.rcloneArgs)}
@@ -376,7 +383,11 @@ func pick(list string, known []string) ([]string, error) {
 func checkCommands(tools []string) error {
 	need := []string{"/usr/bin/time", "ip", "ssh", "ssh-keygen", "/usr/sbin/sshd", "/usr/lib/openssh/sftp-server", "iperf3", "ping", "sysctl", "useradd", "usermod"}
 	for _, t := range tools {
-		if t != "fcp" {
+		switch t {
+		case "fcp":
+		case "fcpd":
+			need = append(need, "nsenter")
+		default:
 			need = append(need, t)
 		}
 	}

@@ -34,6 +34,7 @@ type session struct {
 	logf func(string, ...any)
 
 	work, src, dst, logs string
+	fcpd                 string // fcpd binary, for the tools that need it
 	lab                  *lab.Lab
 	links                []lab.Link // the links to measure, of the lab's
 	tools                []tool.Tool
@@ -243,6 +244,15 @@ func (s *session) cut(ctx context.Context, link lab.Link, t tool.Tool, round int
 	if err := s.clearDst(); err != nil {
 		return nil, err
 	}
+	stopDaemon := func() {}
+	if t.Daemon {
+		stop, err := s.lab.StartFcpd(ctx, s.fcpd)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		stopDaemon = stop
+	}
 	inv := t.Copy(s.target(link), s.job(wlResume))
 	log := filepath.Join(s.logs, fmt.Sprintf("%s-%s-%s-%d-cut.log", link.Name, wlResume, t.Name, round))
 	before, err := s.lab.Counters(ctx, link)
@@ -294,7 +304,9 @@ func (s *session) cut(ctx context.Context, link lab.Link, t tool.Tool, round int
 		c.Error = fmt.Sprintf("the copy ended (exit status %d) before half of the file had arrived: %s", r.ExitCode, proc.Tail(log, 400))
 	}
 	// The server side writes what was already on its way, keeps what
-	// arrived and ends.
+	// arrived and ends; a standing fcpd is stopped (SIGTERM), which ends
+	// its sessions the same way.
+	stopDaemon()
 	if n := s.lab.KillUserProcesses(cutSettle); n > 0 {
 		s.killed += n
 		s.logf("killed %d processes of %s still running %v after the cut", n, s.o.user, cutSettle)
@@ -389,6 +401,13 @@ func (s *session) measure(ctx context.Context, link lab.Link, wl string, t tool.
 		if err := dropCaches(); err != nil {
 			return run, err
 		}
+	}
+	if t.Daemon {
+		stop, err := s.lab.StartFcpd(ctx, s.fcpd)
+		if err != nil {
+			return run, err
+		}
+		defer stop()
 	}
 	inv := t.Copy(s.target(link), s.job(wl))
 	log := filepath.Join(s.logs, fmt.Sprintf("%s-%s-%s-%d.log", link.Name, wl, t.Name, round))

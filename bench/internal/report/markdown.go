@@ -112,7 +112,7 @@ func (r *Results) commonTables(w io.Writer, common []Label, capS string) {
 		}
 		c, ok := r.Cell(link, workload, tool)
 		s := timeCell(c, ok, capS)
-		if tool == "fcp" && ok && c.valid() {
+		if ours(tool) && ok && c.valid() {
 			s = "**" + s + "**"
 		}
 		return s
@@ -130,7 +130,7 @@ func (r *Results) commonTables(w io.Writer, common []Label, capS string) {
 
 	var peers []string
 	for _, t := range r.Tools {
-		if t != "fcp" {
+		if !ours(t) {
 			peers = append(peers, t)
 		}
 	}
@@ -216,7 +216,7 @@ func (r *Results) deltaTables(w io.Writer, delta []Label, capS string) {
 	}
 	var peers []string
 	for _, t := range tools {
-		if t != "fcp" {
+		if !ours(t) {
 			peers = append(peers, t)
 		}
 	}
@@ -520,3 +520,7 @@ func plural(n int) string {
 	}
 	return "s"
 }
+
+// ours reports whether tool is fcp itself (through SSH, or through fcpd)
+// rather than a peer it is compared with.
+func ours(tool string) bool { return tool == "fcp" || tool == "fcpd" }

@@ -52,6 +52,8 @@ type Tool struct {
 	// destination, sending only what changed, and finish an interrupted
 	// copy from what arrived: rsync and fcp.
 	Delta bool
+	// Daemon tools need fcpd running on the server (see lab.StartFcpd).
+	Daemon bool
 }
 
 // Options are the settings of the tools that have any.
@@ -62,7 +64,7 @@ type Options struct {
 }
 
 // Names lists every tool, in the order of tables and plots.
-var Names = []string{"scp", "sftp", "rsync", "rclone", "fcp"}
+var Names = []string{"scp", "sftp", "rsync", "rclone", "fcp", "fcpd"}
 
 // New returns the tool called name.
 func New(name string, o Options) (Tool, error) {
@@ -77,6 +79,8 @@ func New(name string, o Options) (Tool, error) {
 		return Tool{Name: name, Copy: func(t Target, j Job) Invocation { return rclone(t, j, o.RcloneArgs) }, Incremental: true}, nil
 	case "fcp":
 		return Tool{Name: name, Copy: func(t Target, j Job) Invocation { return fcp(t, j, o) }, Incremental: true, Delta: true}, nil
+	case "fcpd":
+		return Tool{Name: name, Copy: func(t Target, j Job) Invocation { return fcpd(t, j, o) }, Incremental: true, Delta: true, Daemon: true}, nil
 	}
 	return Tool{}, fmt.Errorf("unknown tool %q (known: %s)", name, strings.Join(Names, ", "))
 }
@@ -130,6 +134,13 @@ func rclone(t Target, j Job, extra []string) Invocation {
 func fcp(t Target, j Job, o Options) Invocation {
 	args := append([]string{o.FcpPath, "-F", t.SSHConfig}, o.FcpArgs...)
 	return Invocation{Args: append(args, j.Src, remote(t, j.DstDir+"/"))}
+}
+
+// fcpd is fcp through the lab's fcpd, which exports the server's "/" as
+// the root "fs", with the same keys and known_hosts (ssh_config).
+func fcpd(t Target, j Job, o Options) Invocation {
+	args := append([]string{o.FcpPath, "-F", t.SSHConfig}, o.FcpArgs...)
+	return Invocation{Args: append(args, j.Src, "fcp://"+t.User+"@"+t.Host+"/fs"+j.DstDir+"/")}
 }
 
 // String renders the invocation as one shell command line.
