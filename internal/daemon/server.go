@@ -240,7 +240,11 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	defer sc.Close()
 	endStartup()
 	nc.SetDeadline(time.Time{})
-	ic.idle.Store(int64(max(s.cfg.IdleTimeout, 0)))
+	if s.cfg.IdleTimeout > 0 {
+		// The read already waiting started without a deadline.
+		ic.idle.Store(int64(s.cfg.IdleTimeout))
+		nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+	}
 	start := time.Now()
 	c := &conn{srv: s, sc: sc, key: sc.Permissions.Extensions[extKey]}
 	c.log = log.With("user", sc.User(), "key", c.key)
