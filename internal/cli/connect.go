@@ -127,21 +127,34 @@ func newShellOpener(op operand, o copyOptions, env Env, logger *slog.Logger) (*s
 	if port == 0 {
 		port = o.scpPort
 	}
+	d, err := newSSHDialer(op, port, o, env, logger, nil)
+	if err != nil {
+		return nil, err
+	}
+	t := transport.SSH{Dial: d.Dial, Command: "sh", Stderr: env.Stderr}
+	return &shellOpener{open: t.Open, desc: "ssh " + d.Config.Destination()}, nil
+}
+
+// newSSHDialer returns fcp's SSH client for op's host, configured by
+// ssh_config (or -F), the operand's user, port (0: the config's) and -i;
+// adjust, if set, changes the resolved configuration first.
+func newSSHDialer(op operand, port int, o copyOptions, env Env, logger *slog.Logger, adjust func(*sshdial.Config)) (*sshdial.Dialer, error) {
 	cfg, err := sshdial.Resolve(op.Host, sshdial.Options{
 		User: op.User, Port: port, Identity: o.identity, ConfigFile: o.sshConfig, Logger: logger,
 	})
 	if err != nil {
 		return nil, usageErrorf("%s: %w", op.Host, err)
 	}
-	d := &sshdial.Dialer{
+	if adjust != nil {
+		adjust(cfg)
+	}
+	return &sshdial.Dialer{
 		Config:      cfg,
 		Prompter:    sshdial.Terminal{},
 		AgentSocket: os.Getenv("SSH_AUTH_SOCK"),
 		Stderr:      env.Stderr,
 		Logger:      logger,
-	}
-	t := transport.SSH{Dial: d.Dial, Command: "sh", Stderr: env.Stderr}
-	return &shellOpener{open: t.Open, desc: "ssh " + cfg.Destination()}, nil
+	}, nil
 }
 
 // newDaemonDial returns a function that opens one connection to the fcpd
@@ -156,23 +169,15 @@ func newDaemonDial(op operand, o copyOptions, env Env, logger *slog.Logger) (fun
 	if port == 0 {
 		port = daemon.DefaultPort
 	}
-	cfg, err := sshdial.Resolve(op.Host, sshdial.Options{
-		User: op.User, Port: port, Identity: o.identity, ConfigFile: o.sshConfig, Logger: logger,
+	d, err := newSSHDialer(op, port, o, env, logger, func(cfg *sshdial.Config) {
+		cfg.Port = port       // the URL's, or fcpd's: not the config's ssh port
+		cfg.HostKeyAlias = "" // fcpd has a host key of its own
+		if cfg.ServerAliveInterval == 0 {
+			cfg.ServerAliveInterval = daemonKeepalive
+		}
 	})
 	if err != nil {
-		return nil, usageErrorf("%s: %w", op.Host, err)
-	}
-	cfg.Port = port       // the URL's, or fcpd's: not the config's ssh port
-	cfg.HostKeyAlias = "" // fcpd has a host key of its own
-	if cfg.ServerAliveInterval == 0 {
-		cfg.ServerAliveInterval = daemonKeepalive
-	}
-	d := &sshdial.Dialer{
-		Config:      cfg,
-		Prompter:    sshdial.Terminal{},
-		AgentSocket: os.Getenv("SSH_AUTH_SOCK"),
-		Stderr:      env.Stderr,
-		Logger:      logger,
+		return nil, err
 	}
 	var sess daemon.Session
 	t := transport.SSH{
@@ -190,7 +195,7 @@ func newDaemonDial(op operand, o copyOptions, env Env, logger *slog.Logger) (fun
 		Subsystem: daemon.Subsystem,
 		Stderr:    env.Stderr,
 	}
-	where := "fcpd at " + cfg.Addr()
+	where := "fcpd at " + d.Config.Addr()
 	return func(ctx context.Context) (endpoint.Host, error) {
 		ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 		defer cancel()
