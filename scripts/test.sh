@@ -12,6 +12,7 @@ command -v rsync >/dev/null 2>&1 || need="$need rsync"
 command -v git >/dev/null 2>&1 || need="$need git"
 [ -x /bin/busybox ] || need="$need busybox-static"
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
+command -v setfacl >/dev/null 2>&1 || need="$need acl"
 if [ -n "$need" ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 		echo "test.sh: installing$need" >&2

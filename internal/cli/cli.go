@@ -114,6 +114,7 @@ Nothing needs to be installed on the remote but a POSIX sh.
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to FILE, %p standing for the process id (for developers)")
 	root.PersistentFlags().MarkHidden("cpuprofile")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		tuneGC()
 		if cpuProfile == "" {
 			return nil
 		}

@@ -55,6 +55,19 @@ type copyOptions struct {
 	bwlimit   string
 	reconnect time.Duration
 
+	// Metadata beyond mode and mtime (see transfer.Options).
+	archive     bool
+	owner       bool
+	group       bool
+	numericIDs  bool
+	hardLinks   bool
+	acls        bool
+	xattrs      bool
+	sparse      bool
+	specials    bool
+	devices     bool
+	devSpecials bool
+
 	agentProfile string // developers: --cpuprofile for every agent
 }
 
@@ -85,8 +98,35 @@ func (o *copyOptions) addFlags(cmd *cobra.Command) {
 	f.BoolVarP(&o.wholeFile, "whole-file", "W", false, "send changed files whole: no delta against the destination's old version (partial files of interrupted runs are still resumed)")
 	f.StringVar(&o.bwlimit, "bwlimit", "", "limit the transfer of file data to `RATE` KiB/s, or with a suffix B, K, M or G that unit per second (1.5M); 0 for no limit")
 	f.DurationVar(&o.reconnect, "reconnect", 30*time.Second, "re-dial lost connections to a remote host for up to `DURATION` before failing; 0 to fail at once when every connection is lost")
+	f.BoolVarP(&o.archive, "archive", "a", false, "keep everything: owner and group (when the destination runs as root), hard links, ACLs, extended attributes, holes, FIFOs and devices (-H -A -X -S -D --owner --group, like rsync -aHAXS)")
+	f.BoolVar(&o.owner, "owner", false, "keep the owner, by name (when the destination runs as root; otherwise files belong to the user that writes them)")
+	f.BoolVar(&o.group, "group", false, "keep the group, by name (when the destination runs as root)")
+	f.BoolVar(&o.numericIDs, "numeric-ids", false, "keep owner and group ids (and those of ACL entries) as numbers, not mapped by name")
+	f.BoolVarP(&o.hardLinks, "hard-links", "H", false, "keep hard links: files linked together at the source are linked at the destination, their data sent once")
+	f.BoolVarP(&o.acls, "acls", "A", false, "keep POSIX ACLs")
+	f.BoolVarP(&o.xattrs, "xattrs", "X", false, "keep extended attributes (user, trusted and security namespaces)")
+	f.BoolVarP(&o.sparse, "sparse", "S", false, "send every file with holes as its data and recreate the holes (files at least half holes always are)")
+	f.BoolVar(&o.specials, "specials", false, "copy FIFOs (skipped with a notice otherwise; sockets are always skipped)")
+	f.BoolVar(&o.devices, "devices", false, "copy character and block devices (the destination must run as root)")
+	f.BoolVarP(&o.devSpecials, "devices-specials", "D", false, "same as --devices --specials (rsync's -D)")
 	f.StringVar(&o.agentProfile, "agent-cpuprofile", "", "make every agent write a CPU profile to `FILE` on its host, %p standing for its process id (for developers)")
 	f.MarkHidden("agent-cpuprofile")
+}
+
+// metadata returns what the metadata flags keep beyond mode and mtime:
+// -a all of it, -D FIFOs and devices.
+func (o *copyOptions) metadata() transfer.Metadata {
+	return transfer.Metadata{
+		Owner:      o.owner || o.archive,
+		Group:      o.group || o.archive,
+		NumericIDs: o.numericIDs,
+		HardLinks:  o.hardLinks || o.archive,
+		ACLs:       o.acls || o.archive,
+		Xattrs:     o.xattrs || o.archive,
+		Sparse:     o.sparse || o.archive,
+		Specials:   o.specials || o.devSpecials || o.archive,
+		Devices:    o.devices || o.devSpecials || o.archive,
+	}
 }
 
 // rules builds the filter rules from the selection flags.
@@ -231,7 +271,9 @@ func runCopy(ctx context.Context, o copyOptions, args []string, env Env) error {
 
 		BandwidthLimit: bwlimit,
 		// As rsync: a delta pays where data crosses a network.
-		Delta: !o.wholeFile && (srcOps[0].remote() || dstOp.remote()),
+		Delta:    !o.wholeFile && (srcOps[0].remote() || dstOp.remote()),
+		Metadata: o.metadata(),
+		OnNotice: out.notice,
 	})
 	out.stopProgress()
 	out.summary(st, time.Since(start))
@@ -400,6 +442,16 @@ func (r *reporter) fileError(p string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	fmt.Fprintf(r.env.Stderr, "fcp: %s: %s\n", quote(p), oneLine(err.Error()))
+}
+
+// notice prints a one-line notice, which is not an error, unless -q.
+func (r *reporter) notice(msg string) {
+	if r.o.quiet {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(r.env.Stderr, "fcp: %s\n", oneLine(msg))
 }
 
 func (r *reporter) event(ev transfer.Event) {

@@ -3,8 +3,6 @@ package daemon
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/fcp-dev/fcp/internal/endpoint"
 	"github.com/fcp-dev/fcp/internal/endpoint/remote"
+	"github.com/fcp-dev/fcp/internal/sshtest"
 	"github.com/fcp-dev/fcp/internal/transport"
 	"github.com/fcp-dev/fcp/internal/wire"
 )
@@ -40,18 +39,7 @@ type lab struct {
 	logs           *syncBuffer
 }
 
-func newSigner(t *testing.T) ssh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func newSigner(t *testing.T) ssh.Signer { return sshtest.NewSigner(t) }
 
 func startLab(t *testing.T, adjust func(*Config)) *lab {
 	t.Helper()
@@ -243,6 +231,26 @@ func TestServeRefusesPaths(t *testing.T) {
 	}
 	if m, err := c.Glob(ctx, "/data/*/secret"); err != nil || len(m) != 0 {
 		t.Errorf("Glob through symlinks that leave the root = %q, %v; want nothing", m, err)
+	}
+	// Inside an open root, the endpoint refuses paths through the
+	// symlinks too, for reads and writes.
+	root, err := c.Open(ctx, "/data", false)
+	must(t, err)
+	defer root.Close()
+	if ch, err := root.Read(ctx, "out/secret", 0, 100); err == nil {
+		t.Errorf("read through a symlink out of the root: %q", ch.Data)
+	}
+	if w, err := root.Create(ctx, "out/planted", 1); err == nil {
+		err = w.Write(ctx, 0, []byte("x"), blake3.Sum256([]byte("x")))
+		if err == nil {
+			err = w.Commit(ctx, 1, 0o644, time.Now().UnixNano(), wire.Attrs{})
+		}
+		if err == nil {
+			t.Error("wrote through a symlink out of the root")
+		}
+	}
+	if _, err := os.Stat(filepath.Join(l.outside, "planted")); err == nil {
+		t.Error("a file was planted outside the roots")
 	}
 	// A symlink that stays inside the root is followed.
 	ep, err := c.Open(ctx, "/data/in-link", false)
@@ -490,4 +498,28 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func TestServeIdleTimeout(t *testing.T) {
+	l := startLab(t, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
+	c, err := l.sshDial(ssh.PublicKeys(l.keyA))
+	must(t, err)
+	defer c.Close()
+	closed := make(chan error, 1)
+	go func() { closed <- c.Wait() }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("an idle connection was kept past idle_timeout")
+	}
+	// A connection that keeps talking stays.
+	c2, err := l.sshDial(ssh.PublicKeys(l.keyA))
+	must(t, err)
+	defer c2.Close()
+	for range 8 {
+		time.Sleep(100 * time.Millisecond)
+		if _, _, err := c2.SendRequest("keepalive@openssh.com", true, nil); err != nil {
+			t.Fatalf("a connection sending keepalives was closed: %v", err)
+		}
+	}
 }

@@ -8,6 +8,7 @@ package endpoint
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/fcp-dev/fcp/internal/wire"
 )
@@ -32,6 +33,11 @@ var (
 	// was lost; writing it again uses the others. It does not wrap
 	// ErrClosed.
 	ErrRetry = errors.New("endpoint: connection lost, file must be written again")
+	// ErrMetaUnsupported means the entry was written, but some of the
+	// metadata asked for (extended attributes, ACLs, an owner) could not
+	// be kept because the file system does not support it there. It
+	// reports a success, for a notice rather than a failure.
+	ErrMetaUnsupported = errors.New("endpoint: metadata not supported by the file system")
 )
 
 // Host is a machine fcp acts on: this one, or the far end of an agent
@@ -72,6 +78,29 @@ type ScanOptions struct {
 	// a few seconds are turned into partial files (see FileWriter.Suspend)
 	// or removed as they are found.
 	Tidy bool
+	// Want asks for metadata besides type, mode, size and mtime (see
+	// wire.Want). A scan pays only for what it is asked: extended
+	// attributes and ACLs cost system calls per entry, names a lookup per
+	// distinct id, and hard links (WantLinks) a map of the regular files
+	// with more than one link whose other links the scan has not reached
+	// yet.
+	Want wire.Want
+}
+
+// RemovableXattr reports whether a destination's extended attribute name
+// goes when the wire.Attrs set on its entry lack it: those of the user
+// and trusted namespaces do; security ones (an SELinux label, say) belong
+// to the destination's policy and stay.
+func RemovableXattr(name string) bool {
+	return strings.HasPrefix(name, "user.") || strings.HasPrefix(name, "trusted.")
+}
+
+// Extents is the result of Endpoint.Extents.
+type Extents struct {
+	List  []wire.Extent // data extents from the asked offset on, in order
+	Next  int64         // where to ask again; Size once List reaches the end
+	Size  int64         // file size when asked
+	Mtime int64         // file mtime when asked, ns
 }
 
 // Chunk is the result of Endpoint.Read.
@@ -116,14 +145,28 @@ type DeltaChunk struct {
 type Endpoint interface {
 	// Scan calls fn for rel and, if rel is a directory, everything beneath
 	// it, in wire.ComparePaths order of the paths, which are relative to
-	// rel ("." for rel itself). Symlinks are reported, not followed; other
-	// special files are skipped. An error from fn stops the scan and is
-	// returned. A missing rel yields an error matching fs.ErrNotExist.
+	// rel ("." for rel itself). Symlinks are reported, not followed; FIFOs
+	// and device nodes only with wire.WantSpecials, sockets never. An
+	// error from fn stops the scan and is returned. A missing rel yields an
+	// error matching fs.ErrNotExist.
 	Scan(ctx context.Context, rel string, opts ScanOptions, fn func(*wire.Entry) error) error
 
 	// Read returns up to n bytes (n <= wire.MaxChunk) at off of the
 	// regular file rel. Fewer bytes than n means end of file.
 	Read(ctx context.Context, rel string, off int64, n int) (Chunk, error)
+
+	// Extents returns where the regular file rel holds data from off on,
+	// at most wire.MaxExtents extents (see wire.ExtentsResp): the rest
+	// is holes, which read as zeros. A file system without holes reports
+	// the whole rest of the file as data.
+	Extents(ctx context.Context, rel string, off int64) (Extents, error)
+
+	// Caps reports the metadata the endpoint can set on what it writes
+	// (see wire.Caps): parts of wire.Attrs it lacks the capability for are
+	// ignored, OpLink and OpMknod fail without it. Whether a file system
+	// supports extended attributes or ACLs shows per entry, as
+	// ErrMetaUnsupported.
+	Caps() wire.Caps
 
 	// Create starts writing the regular file rel; size is a hint. Nothing
 	// appears at rel until Commit succeeds.
@@ -165,8 +208,10 @@ type Endpoint interface {
 	Delta(ctx context.Context, rel string, off int64, n int, blockSize int, first int64, blocks []wire.Block) (DeltaChunk, error)
 
 	// Apply performs ops in order and returns one error (or nil) per op.
-	// The second result is a failure of the call as a whole (a lost
-	// connection), after which the per-op results are unknown.
+	// An op that did its work but could not keep some metadata reports an
+	// error matching ErrMetaUnsupported. The second result is a failure
+	// of the call as a whole (a lost connection), after which the per-op
+	// results are unknown.
 	Apply(ctx context.Context, ops []wire.Op) ([]error, error)
 
 	// Close releases the endpoint.
@@ -180,10 +225,18 @@ type FileWriter interface {
 	// hash its reader computed); a mismatch fails with ErrMismatch. It may
 	// keep data until Commit or Abort returns: callers must not change it.
 	Write(ctx context.Context, off int64, data []byte, sum wire.Sum) error
-	// Commit checks that exactly size bytes were written, sets mode
-	// (07777 bits) and mtime (ns), and atomically replaces whatever is at
-	// the path (a file or symlink; a directory is removed first).
-	Commit(ctx context.Context, size int64, mode uint32, mtime int64) error
+	// Commit checks that exactly size bytes were written (holes
+	// included), sets the parts of attrs it has (as far as the endpoint's
+	// Caps allow), then mode (07777 bits) and mtime (ns), and atomically
+	// replaces whatever is at the path (a file or symlink; a directory is
+	// removed first). A file committed without some of attrs, because the
+	// file system does not support them, reports an error matching
+	// ErrMetaUnsupported; the file is in place then.
+	Commit(ctx context.Context, size int64, mode uint32, mtime int64, attrs wire.Attrs) error
+	// Hole records that the n bytes at off are zeros, a hole of the
+	// source: they are left unwritten where the file system allows
+	// (unallocated), and count as written for Commit.
+	Hole(ctx context.Context, off, n int64) error
 	// Copy stores n bytes (n <= wire.MaxDeltaLen) of the writer's basis
 	// (see Endpoint.CreateFrom), read at basisOff, at off, after checking
 	// them against sum; a mismatch, or a writer without a basis, fails

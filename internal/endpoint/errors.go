@@ -19,6 +19,7 @@ var codeTargets = []struct {
 	target error
 }{
 	{wire.CodeCanceled, context.Canceled},
+	{wire.CodeUnsupported, ErrMetaUnsupported},
 	{wire.CodeInvalid, ErrInvalidPath},
 	{wire.CodeMismatch, ErrMismatch},
 	{wire.CodeChanged, ErrChanged},

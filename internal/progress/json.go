@@ -23,9 +23,9 @@ import (
 //	{"event":"summary","files":N,"bytes":N,"deleted":N,"errors":N,"seconds":F,"dry_run":B}
 //
 // In "file" events, action is what happened to the entry ("create",
-// "update", "delete", "meta" for mode or mtime only, "skip"), type is
-// "file", "dir" or "symlink", and bytes is the file data written for it (0
-// when none was). In "error" events path is left out when the error is not
+// "update", "delete", "meta" for metadata only, "skip"), type is "file",
+// "dir", "symlink", "fifo", "chardev" or "blockdev", and bytes is the file
+// data written for it (0 when none was). In "error" events path is left out when the error is not
 // about one entry. Paths are relative to the transfer root.
 //
 // A path that is valid UTF-8 appears as is in "path". Otherwise "path"

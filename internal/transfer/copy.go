@@ -38,7 +38,10 @@ func (e *engine) copyFile(ctx context.Context, t fileTask) (int64, error) {
 				t.basis = wire.BasisNone
 			}
 		}
-		if errors.Is(err, errNoBasis) {
+		switch {
+		case errors.Is(err, errNoBasis) && t.entry.Sparse:
+			n, ch, err = e.copySparse(ctx, t, size, mtime)
+		case errors.Is(err, errNoBasis):
 			n, ch, err = e.copyOnce(ctx, t, size, mtime)
 		}
 		sent += n
@@ -139,7 +142,7 @@ func (e *engine) copyOnce(ctx context.Context, t fileTask, size, mtime int64) (i
 	if off != size {
 		return off, last, endpoint.ErrChanged
 	}
-	if err := w.Commit(ctx, size, t.entry.Mode, mtime); err != nil {
+	if err := w.Commit(ctx, size, t.entry.Mode, mtime, e.attrs(&t.entry)); err != nil {
 		return off, last, err
 	}
 	return off, last, nil
@@ -183,5 +186,5 @@ func (e *engine) copySmall(ctx context.Context, t fileTask, w endpoint.FileWrite
 	case n != size:
 		return n, c, endpoint.ErrChanged
 	}
-	return n, c, w.Commit(ctx, size, t.entry.Mode, mtime)
+	return n, c, w.Commit(ctx, size, t.entry.Mode, mtime, e.attrs(&t.entry))
 }

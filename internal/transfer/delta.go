@@ -36,9 +36,12 @@ var errNoBasis = errors.New("no basis")
 // basisFor returns what a file being copied may be rebuilt from: the
 // destination's file (or a partial file) when Options.Delta allows and the
 // file is big enough, a partial file of an interrupted run when the
-// source is big enough to have left one, else none.
+// source is big enough to have left one, else none. A file with holes
+// has none: its data alone is sent (see copySparse).
 func (e *engine) basisFor(se, d *wire.Entry) wire.Basis {
 	switch {
+	case se.Sparse:
+		return wire.BasisNone
 	case e.o.Delta && d != nil && d.Type == wire.TypeFile && d.Size >= DeltaMin && se.Size >= DeltaMin:
 		return wire.BasisAny
 	case se.Size >= endpoint.ResumeMin:
@@ -211,7 +214,7 @@ func (e *engine) copyDelta(parent context.Context, t fileTask, size, mtime int64
 	if off != size {
 		return sent, last, endpoint.ErrChanged
 	}
-	return sent, last, w.Commit(ctx, size, t.entry.Mode, mtime)
+	return sent, last, w.Commit(ctx, size, t.entry.Mode, mtime, e.attrs(&t.entry))
 }
 
 // applyDelta checks one range's ops against the expected size and mtime

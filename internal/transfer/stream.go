@@ -56,6 +56,10 @@ func startScan(ctx context.Context, g *errgroup.Group, ep endpoint.Endpoint, rel
 				job:    job,
 				e:      *en,
 			})
+			if en.Link != "" {
+				// Hard links name paths of the destination, as Path does.
+				batch[len(batch)-1].e.Link = wire.Join(prefix, en.Link)
+			}
 			if len(batch) < scanBatch {
 				return nil
 			}

@@ -83,11 +83,40 @@ type Options struct {
 	// limit.
 	BandwidthLimit int64
 
+	// Metadata is what is kept beyond mode and mtime.
+	Metadata
+
+	// OnNotice, if set, receives notices: one line each about metadata
+	// that is not kept or special files skipped. They are not errors.
+	OnNotice func(string)
+
 	// OnEvent, if set, receives every event. It is called from many
 	// goroutines at once and must be safe for that.
 	OnEvent  func(Event)
 	Counters *progress.Counters // bumped as work is found and done; may be nil
 	Logger   *slog.Logger       // may be nil
+}
+
+// Metadata says what a run keeps beyond mode and mtime, each part where
+// the destination can (Endpoint.Caps). Owners and groups are kept only by
+// a destination that runs as root, silently left to it otherwise, and
+// mapped by name unless NumericIDs. Hard links are kept among the regular
+// files of one job: a file's first link in path order is copied, the
+// others are linked to it, so its data is sent once; finding them costs
+// memory for the files with several links whose links the scan has not
+// all reached. Extended attributes and ACLs missing from a file system
+// are a notice, not an error. Without Specials and Devices, FIFOs and
+// device nodes are skipped, counted in a notice; sockets always are.
+type Metadata struct {
+	Owner, Group bool
+	NumericIDs   bool
+	HardLinks    bool
+	Xattrs, ACLs bool
+	Specials     bool // FIFOs
+	Devices      bool // character and block devices
+	// Sparse sends every file with holes as its data only (see
+	// wire.Entry.Sparse); a file at least half holes always is.
+	Sparse bool
 }
 
 // Stats summarises a run.
@@ -105,10 +134,16 @@ func Run(ctx context.Context, dst endpoint.Endpoint, jobs []Job, o Options) (Sta
 		return Stats{}, errors.New("transfer: no destination")
 	}
 
+	caps := allCaps
+	if dst != nil {
+		caps = dst.Caps()
+	}
+	o, notices := o.restrict(caps)
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	scans, sctx := errgroup.WithContext(ctx)
-	scanOpts := endpoint.ScanOptions{Hash: o.Checksum, Rules: o.Rules, Ignore: o.Ignore}
+	scanOpts := endpoint.ScanOptions{Hash: o.Checksum, Rules: o.Rules, Ignore: o.Ignore, Want: o.want()}
 
 	srcStreams := make([]*stream, len(jobs))
 	for i, j := range jobs {
@@ -119,11 +154,15 @@ func Run(ctx context.Context, dst endpoint.Endpoint, jobs []Job, o Options) (Sta
 		for _, rel := range destScanRoots(jobs) {
 			dstOpts := scanOpts
 			dstOpts.Tidy = !o.DryRun
+			dstOpts.Want &^= wire.WantSparse
 			dstStreams = append(dstStreams, startScan(sctx, scans, dst, rel, rel, -1, dstOpts, true))
 		}
 	}
 
 	e := newEngine(sctx, dst, jobs, o)
+	e.caps = caps
+	e.notify(notices)
+	defer func() { e.notify(e.notes.lines()) }()
 
 	runErr := e.merge(e.wctx, srcStreams, dstStreams)
 	if runErr != nil {
@@ -244,9 +283,17 @@ type engine struct {
 
 	ops      []opItem   // namespace ops not yet applied
 	held     []fileTask // files waiting for ops to be applied
-	dirMeta  []opItem   // directory metadata, applied last
+	meta     []opItem   // directory metadata to apply with the next ops (see dirs.go)
 	failed   map[string]bool
 	noDelete bool // a source scan failed: deleting could lose data
+
+	caps    wire.Caps          // what the destination keeps
+	leaders map[string]*leader // Options.HardLinks: files whose other links are to come, by path
+	links   []opItem           // OpLinks, applied once the files are written
+	notes   notes
+
+	dirMu sync.Mutex
+	ready []opItem // directory metadata queued by done; guarded by dirMu
 
 	mu sync.Mutex
 	st Stats
@@ -256,6 +303,7 @@ type opItem struct {
 	op     wire.Op
 	typ    wire.FileType
 	action Action
+	dir    *dirFrame // done once the op is applied; nil for none
 }
 
 type fileTask struct {
@@ -265,13 +313,7 @@ type fileTask struct {
 	entry  wire.Entry
 	action Action
 	basis  wire.Basis // what the file may be rebuilt from (see basisFor)
-}
-
-// dirFrame is an open source directory during the merge.
-type dirFrame struct {
-	path     string
-	entry    wire.Entry
-	needMeta bool
+	dir    *dirFrame  // the directory it is in, done with the file; nil for none
 }
 
 func (e *engine) stats() Stats {
@@ -479,7 +521,7 @@ func (e *engine) handle(ctx context.Context, s *item, d *wire.Entry, top *dirFra
 	se := &s.e
 	switch se.Type {
 	case wire.TypeDir:
-		f := &dirFrame{path: s.path, entry: *se}
+		f := e.enterDir(s, top)
 		switch {
 		case d == nil || d.Type != wire.TypeDir:
 			e.addOp(opItem{op: wire.Op{Kind: wire.OpMkdir, Path: s.path, Mode: se.Mode}, typ: wire.TypeDir, action: create(d)})
@@ -490,27 +532,43 @@ func (e *engine) handle(ctx context.Context, s *item, d *wire.Entry, top *dirFra
 				e.addOp(opItem{op: wire.Op{Kind: wire.OpSetMeta, Path: s.path, Mode: d.Mode | 0o700, Mtime: d.Mtime}, typ: wire.TypeDir})
 				f.needMeta = true
 			}
-			if d.Mode != se.Mode || d.Mtime != se.Mtime {
+			if d.Mode != se.Mode || d.Mtime != se.Mtime || !e.sameAttrs(se, d) {
 				f.needMeta = true
 			}
 		}
 		return f
 	case wire.TypeSymlink:
 		if d != nil && d.Type == wire.TypeSymlink && d.Target == se.Target {
-			return nil
-		}
-		e.addOp(opItem{op: wire.Op{Kind: wire.OpSymlink, Path: s.path, Target: se.Target}, typ: wire.TypeSymlink, action: create(d)})
-		markDirty(top)
-	case wire.TypeFile:
-		if d != nil && d.Type == wire.TypeFile && e.sameContent(se, d) {
-			if d.Mode != se.Mode || d.Mtime != se.Mtime {
-				e.addOp(opItem{op: wire.Op{Kind: wire.OpSetMeta, Path: s.path, Mode: se.Mode, Mtime: se.Mtime}, typ: wire.TypeFile, action: ActMeta})
+			if !e.sameAttrs(se, d) {
+				e.addOp(opItem{op: wire.Op{Kind: wire.OpSetMeta, Path: s.path, Mtime: se.Mtime, Attrs: e.attrs(se)}, typ: wire.TypeSymlink, action: ActMeta})
 			}
 			return nil
 		}
+		e.addOp(opItem{op: wire.Op{Kind: wire.OpSymlink, Path: s.path, Target: se.Target, Attrs: e.attrs(se)}, typ: wire.TypeSymlink, action: create(d)})
+		markDirty(top)
+	case wire.TypeFIFO, wire.TypeChar, wire.TypeBlock:
+		e.special(s, d, top)
+	case wire.TypeFile:
+		links := e.o.HardLinks && se.Nlink > 1
+		if links && e.link(s, d, top) {
+			return nil
+		}
+		if d != nil && d.Type == wire.TypeFile && e.sameContent(se, d) {
+			if d.Mode != se.Mode || d.Mtime != se.Mtime || !e.sameAttrs(se, d) {
+				e.addOp(opItem{op: wire.Op{Kind: wire.OpSetMeta, Path: s.path, Mode: se.Mode, Mtime: se.Mtime, Attrs: e.attrs(se)}, typ: wire.TypeFile, action: ActMeta})
+			}
+			if links {
+				e.lead(s, false)
+			}
+			return nil
+		}
+		if links {
+			e.lead(s, true)
+		}
 		markDirty(top)
 		e.o.Counters.AddTotal(1, se.Size)
-		t := fileTask{job: s.job, srcRel: s.srcRel, path: s.path, entry: *se, action: create(d), basis: e.basisFor(se, d)}
+		t := fileTask{job: s.job, srcRel: s.srcRel, path: s.path, entry: *se, action: create(d), basis: e.basisFor(se, d), dir: top}
+		e.hold(top)
 		if len(e.ops) > 0 {
 			e.held = append(e.held, t)
 			return nil
@@ -537,18 +595,6 @@ func (e *engine) sameContent(s, d *wire.Entry) bool {
 	return s.Mtime == d.Mtime
 }
 
-// closeDir records the final metadata of a directory whose subtree the
-// merge has left.
-func (e *engine) closeDir(f *dirFrame) {
-	if !f.needMeta {
-		return
-	}
-	e.dirMeta = append(e.dirMeta, opItem{
-		op:  wire.Op{Kind: wire.OpSetMeta, Path: f.path, Mode: f.entry.Mode, Mtime: f.entry.Mtime},
-		typ: wire.TypeDir,
-	})
-}
-
 func (e *engine) addOp(it opItem) {
 	e.ops = append(e.ops, it)
 }
@@ -558,18 +604,21 @@ const (
 	maxHeldFiles = 1024
 )
 
-// maybeFlush applies pending ops when there are enough of them (or always,
-// with force), then releases the files that waited for them.
+// maybeFlush applies pending ops, and after them the metadata of finished
+// directories, when there are enough of them (or always, with force),
+// then releases the files that waited for the ops. Files never wait for
+// directory metadata.
 func (e *engine) maybeFlush(ctx context.Context, force bool) error {
-	if len(e.ops) == 0 {
+	e.takeReady()
+	if len(e.ops) == 0 && (len(e.meta) == 0 || !force && len(e.meta) < maxOpsBatch) {
 		e.releaseHeld()
 		return nil
 	}
-	if !force && len(e.ops) < maxOpsBatch && len(e.held) < maxHeldFiles {
+	if !force && len(e.ops) < maxOpsBatch && len(e.held) < maxHeldFiles && len(e.meta) < maxOpsBatch {
 		return nil
 	}
-	ops := e.ops
-	e.ops = nil
+	ops := append(e.ops, e.meta...)
+	e.ops, e.meta = nil, nil
 	if err := e.apply(ctx, ops); err != nil {
 		return err
 	}
@@ -589,7 +638,11 @@ func (e *engine) releaseHeld() {
 func (e *engine) apply(ctx context.Context, items []opItem) error {
 	var todo []opItem
 	for _, it := range items {
-		if !e.failedAt(it.op.Path) {
+		switch {
+		case e.failedAt(it.op.Path):
+		case it.op.Kind == wire.OpLink && e.failedAt(it.op.Target):
+			e.fail(it.op.Path, it.typ, fmt.Errorf("not linked: %s failed", it.op.Target))
+		default:
 			todo = append(todo, it)
 		}
 	}
@@ -613,7 +666,9 @@ func (e *engine) apply(ctx context.Context, items []opItem) error {
 		if i < len(errs) {
 			err = errs[i]
 		}
+		err = e.applied(it, err)
 		switch {
+		case err == errSkipped:
 		case err != nil && errors.Is(err, endpoint.ErrNoSpace):
 			return err
 		case err != nil:
@@ -625,20 +680,31 @@ func (e *engine) apply(ctx context.Context, items []opItem) error {
 	return nil
 }
 
-// finish applies the directory metadata collected during the merge,
-// deepest first.
+// finish makes the hard links collected during the merge, now that the
+// files they link are written, then applies the metadata of the
+// directories finished since the last batch, which by now is all of them
+// (see dirs.go), deepest first.
 func (e *engine) finish(ctx context.Context) error {
-	items := make([]opItem, 0, len(e.dirMeta))
-	for i := len(e.dirMeta) - 1; i >= 0; i-- {
-		items = append(items, e.dirMeta[i])
+	for links := e.links; len(links) > 0; {
+		n := min(len(links), maxOpsBatch)
+		if err := e.apply(ctx, links[:n]); err != nil {
+			return err
+		}
+		for _, it := range links[:n] {
+			e.done(it.dir)
+		}
+		links = links[n:]
 	}
-	for len(items) > 0 {
+	e.links = nil
+	e.takeReady()
+	for items := e.meta; len(items) > 0; {
 		n := min(len(items), maxOpsBatch)
 		if err := e.apply(ctx, items[:n]); err != nil {
 			return err
 		}
 		items = items[n:]
 	}
+	e.meta = nil
 	return nil
 }
 
@@ -647,10 +713,12 @@ func (e *engine) finish(ctx context.Context) error {
 // no new goroutine (and no new stack to grow) once Options.Workers run.
 func (e *engine) startFile(t fileTask) {
 	if e.underFailed(t.path) {
+		e.done(t.dir)
 		return
 	}
 	if e.o.DryRun {
 		e.event(Event{Action: t.action, Path: t.path, Type: wire.TypeFile, Bytes: t.entry.Size})
+		e.done(t.dir)
 		return
 	}
 	select {
@@ -672,6 +740,10 @@ func (e *engine) startFile(t fileTask) {
 func (e *engine) work(t fileTask) error {
 	for {
 		n, err := e.copyFile(e.wctx, t)
+		if errors.Is(err, endpoint.ErrMetaUnsupported) {
+			e.notes.unkept(err)
+			err = nil
+		}
 		if err != nil {
 			if fatal(e.wctx, err) {
 				return fmt.Errorf("%s: %w", t.path, err)
@@ -681,6 +753,7 @@ func (e *engine) work(t fileTask) error {
 			e.o.Counters.AddFile()
 			e.event(Event{Action: t.action, Path: t.path, Type: wire.TypeFile, Bytes: n})
 		}
+		e.done(t.dir)
 		var ok bool
 		if t, ok = <-e.tasks; !ok {
 			return nil

@@ -13,8 +13,8 @@ const maxSoftware = 256
 // remaining bytes could not hold before allocating for it.
 const (
 	minStringLen = 1 // length 0
-	minEntryLen  = 7 // Path, Type, Mode, Size, Mtime, Target, HasSum
-	minOpLen     = 5 // Kind, Path, Mode, Mtime, Target
+	minEntryLen  = 9 // Path, Type, Mode, Size, Mtime, Target, HasSum, flags, Attrs
+	minOpLen     = 8 // Kind, Path, Mode, Mtime, Target, Type, Rdev, Attrs
 	minResultLen = 2 // Code, Msg
 )
 
@@ -83,6 +83,12 @@ func newBody(k Kind) body {
 		return new(DeltaReq)
 	case KindDeltaResp:
 		return new(DeltaResp)
+	case KindHole:
+		return new(Hole)
+	case KindExtentsReq:
+		return new(ExtentsReq)
+	case KindExtentsResp:
+		return new(ExtentsResp)
 	}
 	return nil
 }
@@ -143,6 +149,12 @@ func (k Kind) String() string {
 		return "DeltaReq"
 	case KindDeltaResp:
 		return "DeltaResp"
+	case KindHole:
+		return "Hole"
+	case KindExtentsReq:
+		return "ExtentsReq"
+	case KindExtentsResp:
+		return "ExtentsResp"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -453,12 +465,14 @@ func (m *OpenReq) decode(d *decoder) {
 
 func (m *OpenResp) appendBody(b []byte) (head, tail []byte) {
 	b = binary.AppendUvarint(b, uint64(m.Root))
-	return appendString(b, m.Abs), nil
+	b = appendString(b, m.Abs)
+	return binary.AppendUvarint(b, uint64(m.Caps)), nil
 }
 
 func (m *OpenResp) decode(d *decoder) {
 	m.Root = d.uint32("Root")
 	m.Abs = d.string(MaxPath, "Abs")
+	m.Caps = Caps(d.uint32("Caps"))
 }
 
 func (m *CloseReq) appendBody(b []byte) (head, tail []byte) {
@@ -475,7 +489,8 @@ func (m *ScanReq) appendBody(b []byte) (head, tail []byte) {
 	b = appendBool(b, m.Hash)
 	b = appendStrings(b, m.Rules)
 	b = binary.AppendUvarint(b, uint64(m.Credit))
-	return appendBool(b, m.Tidy), nil
+	b = appendBool(b, m.Tidy)
+	return binary.AppendUvarint(b, uint64(m.Want)), nil
 }
 
 func (m *ScanReq) decode(d *decoder) {
@@ -485,6 +500,7 @@ func (m *ScanReq) decode(d *decoder) {
 	m.Rules = d.strings(MaxRules, MaxString, "Rules")
 	m.Credit = d.uint32("Credit")
 	m.Tidy = d.bool("Tidy")
+	m.Want = Want(d.uint32("Want"))
 }
 
 func (e *Entry) appendTo(b []byte) []byte {
@@ -498,7 +514,7 @@ func (e *Entry) appendTo(b []byte) []byte {
 	if e.HasSum {
 		b = append(b, e.Sum[:]...)
 	}
-	return b
+	return e.appendMeta(b)
 }
 
 func (e *Entry) decode(d *decoder) {
@@ -512,6 +528,7 @@ func (e *Entry) decode(d *decoder) {
 	if e.HasSum {
 		e.Sum = d.sum("Entry.Sum")
 	}
+	e.decodeMeta(d)
 }
 
 func (m *ScanBatch) appendBody(b []byte) (head, tail []byte) {
@@ -580,7 +597,10 @@ func (o *Op) appendTo(b []byte) []byte {
 	b = appendString(b, o.Path)
 	b = binary.AppendUvarint(b, uint64(o.Mode))
 	b = binary.AppendVarint(b, o.Mtime)
-	return appendString(b, o.Target)
+	b = appendString(b, o.Target)
+	b = append(b, byte(o.Type))
+	b = binary.AppendUvarint(b, o.Rdev)
+	return o.Attrs.appendTo(b)
 }
 
 func (o *Op) decode(d *decoder) {
@@ -589,6 +609,9 @@ func (o *Op) decode(d *decoder) {
 	o.Mode = d.uint32("Op.Mode")
 	o.Mtime = d.varint("Op.Mtime")
 	o.Target = d.string(MaxPath, "Op.Target")
+	o.Type = FileType(d.byte("Op.Type"))
+	o.Rdev = d.uvarint("Op.Rdev")
+	o.Attrs.decode(d, "Op.Attrs")
 }
 
 func (m *ApplyReq) appendBody(b []byte) (head, tail []byte) {
@@ -670,13 +693,15 @@ func (m *Data) decode(d *decoder) {
 func (m *CommitReq) appendBody(b []byte) (head, tail []byte) {
 	b = binary.AppendVarint(b, m.Size)
 	b = binary.AppendUvarint(b, uint64(m.Mode))
-	return binary.AppendVarint(b, m.Mtime), nil
+	b = binary.AppendVarint(b, m.Mtime)
+	return m.Attrs.appendTo(b), nil
 }
 
 func (m *CommitReq) decode(d *decoder) {
 	m.Size = d.varint("Size")
 	m.Mode = d.uint32("Mode")
 	m.Mtime = d.varint("Mtime")
+	m.Attrs.decode(d, "Attrs")
 }
 
 func (m *AbortReq) appendBody(b []byte) (head, tail []byte) { return appendBool(b, m.Keep), nil }

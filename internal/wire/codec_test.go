@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -103,6 +104,35 @@ func smallSamples() []sample {
 			{Off: 13, BasisOff: 0, Len: 87, Sum: fullSum()},
 		}}},
 		{"DeltaResp/empty", &DeltaResp{}},
+		{"ScanReq/want everything", &ScanReq{Root: 1, Path: ".", Credit: 1, Want: wantAll}},
+		{"OpenResp/caps", &OpenResp{Root: 1, Abs: "/", Caps: capAll}},
+		{"ScanBatch/metadata", &ScanBatch{Entries: []Entry{
+			{Path: ".", Type: TypeDir, Mode: 0o2775, Attrs: Attrs{HasACL: true,
+				ACL:        []ACE{{Tag: ACLUserObj, Perm: 7}, {Tag: ACLGroup, Perm: 5, ID: 100, Name: "users"}, {Tag: ACLMask, Perm: 7}},
+				DefaultACL: []ACE{{Tag: ACLUser, Perm: 6, ID: math.MaxUint32}, {Tag: ACLOther}},
+			}},
+			{Path: "a", Type: TypeFile, Size: 1 << 40, Nlink: 3, Sparse: true, Attrs: Attrs{
+				HasUid: true, Uid: 1000, HasGid: true, Gid: math.MaxUint32, User: "ünï", Group: "\xff",
+				HasXattrs: true, Xattrs: []Xattr{{Name: "security.capability", Value: []byte{1, 0, 0, 2}}, {Name: "user.empty"}, {Name: "user.x", Value: []byte("\x00y")}},
+			}},
+			{Path: "b/a", Type: TypeFile, Nlink: 3, Link: "a", Attrs: Attrs{HasUid: true, HasXattrs: true, HasACL: true}},
+			{Path: "dev/null", Type: TypeChar, Mode: 0o666, Rdev: 0x103, Attrs: Attrs{HasGid: true, Gid: 0, Group: "root"}},
+			{Path: "dev/sda", Type: TypeBlock, Mode: 0o660, Rdev: math.MaxUint64},
+			{Path: "fifo", Type: TypeFIFO, Mode: 0o600},
+			{Path: "link", Type: TypeSymlink, Target: "a", Attrs: Attrs{HasUid: true, Uid: 7, HasGid: true, Gid: 8}},
+		}}},
+		{"ApplyReq/metadata", &ApplyReq{Root: 1, Ops: []Op{
+			{Kind: OpLink, Path: "b/a", Target: "a"},
+			{Kind: OpMknod, Path: "fifo", Type: TypeFIFO, Mode: 0o644, Mtime: 5, Attrs: Attrs{HasUid: true, Uid: 1}},
+			{Kind: OpMknod, Path: "dev/sda", Type: TypeBlock, Rdev: 0x800, Mode: 0o660},
+			{Kind: OpSetMeta, Path: "d", Mode: 0o755, Attrs: Attrs{HasACL: true, DefaultACL: []ACE{{Tag: ACLOther, Perm: 1}}}},
+			{Kind: OpSymlink, Path: "l", Target: "t", Attrs: Attrs{HasUid: true, Uid: 0, User: "root"}},
+		}}},
+		{"CommitReq/attrs", &CommitReq{Size: 1, Mode: 0o4755, Attrs: Attrs{HasUid: true, Uid: 1, HasXattrs: true, Xattrs: []Xattr{{Name: "user.a", Value: []byte("b")}}, HasACL: true}}},
+		{"Hole", &Hole{Off: 1 << 40, Len: math.MaxInt64 - 1<<40}},
+		{"ExtentsReq", &ExtentsReq{Root: 1, Path: "disk.img", Off: 1 << 30}},
+		{"ExtentsResp", &ExtentsResp{Size: 10 << 30, Mtime: -1, Next: 10 << 30, Extents: []Extent{{Off: 0, Len: 4096}, {Off: 1 << 30, Len: 1 << 20}, {Off: 10<<30 - 1, Len: 1}}}},
+		{"ExtentsResp/empty", &ExtentsResp{Size: 5, Next: 3}},
 	}
 }
 
@@ -122,6 +152,10 @@ func maxSamples() []sample {
 	}
 	p := longPath()
 	abs := "/" + strings.Repeat("\xff", MaxPath-1)
+	extents := make([]Extent, MaxExtents)
+	for i := range extents {
+		extents[i] = Extent{Off: 2 * int64(i), Len: 1}
+	}
 	return []sample{
 		{"Hello/max software", &Hello{MinVersion: math.MaxUint16, MaxVersion: math.MaxUint16, Software: strings.Repeat("s", maxSoftware)}},
 		{"Result/max msg", &Result{Code: CodeOther, Msg: strings.Repeat("m", MaxString)}},
@@ -139,7 +173,32 @@ func maxSamples() []sample {
 		{"ReadResp/max compressed", &ReadResp{Data: bytes.Repeat([]byte{0xa5}, MaxChunk), Compressed: true, RawLen: MaxChunk}},
 		{"Data/max compressed", &Data{Data: bytes.Repeat([]byte{0x5a}, MaxChunk), Compressed: true, RawLen: MaxChunk}},
 		{"CreateReq/max path", &CreateReq{Path: p}},
+		{"ScanBatch/max attrs", &ScanBatch{Entries: []Entry{{Path: p, Type: TypeDir, Attrs: maxAttrs()}}}},
+		{"CommitReq/max xattrs", &CommitReq{Attrs: Attrs{HasXattrs: true, Xattrs: maxAttrs().Xattrs}}},
+		{"ExtentsResp/max extents", &ExtentsResp{Size: 2 * MaxExtents, Next: 2 * MaxExtents, Extents: extents}},
 	}
+}
+
+// maxAttrs returns Attrs at their limits: MaxXattrBytes of attributes,
+// one of them MaxXattrValue bytes, and MaxACL entries in both ACLs.
+func maxAttrs() Attrs {
+	a := Attrs{HasUid: true, Uid: math.MaxUint32, HasGid: true, Gid: math.MaxUint32,
+		User: strings.Repeat("u", MaxOwnerName), Group: strings.Repeat("g", MaxOwnerName), HasXattrs: true, HasACL: true}
+	left := MaxXattrBytes
+	for i := 0; left > 0 && i < MaxXattrs; i++ {
+		name := fmt.Sprintf("user.%04d%s", i, strings.Repeat("n", MaxXattrName-9))
+		n := min(MaxXattrValue, left-len(name))
+		if n < 0 {
+			break
+		}
+		a.Xattrs = append(a.Xattrs, Xattr{Name: name, Value: bytes.Repeat([]byte{byte(i)}, n)})
+		left -= len(name) + n
+	}
+	for i := range MaxACL {
+		a.ACL = append(a.ACL, ACE{Tag: ACLUser, Perm: 7, ID: uint32(i), Name: strings.Repeat("n", MaxOwnerName)})
+	}
+	a.DefaultACL = a.ACL
+	return a
 }
 
 // normalize returns a copy of m's struct value with every empty slice set
@@ -292,14 +351,14 @@ func TestDecodeErrors(t *testing.T) {
 		{"data past end", KindReadResp, raw(zeros[:], []byte{0, 0}, []byte{0}, 0, 5, []byte("abc")), "overruns the body"},
 		{"Compressed not a bool", KindReadResp, raw(zeros[:], []byte{0, 0}, []byte{2}, 0, 0), "Compressed is 2, not a bool"},
 		{"RawLen overflows uint32", KindData, raw([]byte{0}, zeros[:], []byte{1}, uint64(math.MaxUint32+1), 1, []byte("x")), "overflows uint32"},
-		{"entry cut short", KindScanBatch, raw(1, "abcdef", []byte{2}), "bad varint for Entry.Mode"},
+		{"entry cut short", KindScanBatch, raw(1, "abcdefg", []byte{2}), "bad varint for Entry.Mode"},
 
 		{"Hello min version 0", KindHello, enc(&Hello{MaxVersion: 1}), "MinVersion is 0"},
 		{"Hello empty range", KindHello, enc(&Hello{MinVersion: 3, MaxVersion: 2}), "range 3..2 is empty"},
-		{"Result unknown code", KindResult, enc(&Result{Code: maxCode + 1}), "unknown Result.Code 13"},
+		{"Result unknown code", KindResult, enc(&Result{Code: maxCode + 1}), "unknown Result.Code 14"},
 		{"StatReq empty path", KindStatReq, enc(&StatReq{}), "empty path"},
 		{"StatReq NUL", KindStatReq, enc(&StatReq{Path: "/a\x00b"}), "NUL in path"},
-		{"StatResp bad type", KindStatResp, enc(&StatResp{Abs: "/a", Exists: true, Type: 4}), "unknown type 4"},
+		{"StatResp bad type", KindStatResp, enc(&StatResp{Abs: "/a", Exists: true, Type: 7}), "unknown type 7"},
 		{"StatResp type of missing", KindStatResp, enc(&StatResp{Abs: "/a", Type: TypeFile}), "missing"},
 		{"StatResp empty abs", KindStatResp, enc(&StatResp{}), "empty path"},
 		{"GlobReq empty", KindGlobReq, enc(&GlobReq{}), "empty path"},
@@ -314,7 +373,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"Entry trailing slash", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "a/", Type: TypeDir}}}), "empty or"},
 		{"Entry long component", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: strings.Repeat("n", MaxName+1), Type: TypeFile}}}), "component of 256 bytes"},
 		{"Entry type 0", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "a"}}}), "unknown type 0"},
-		{"Entry type 4", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "a", Type: 4}}}), "unknown type 4"},
+		{"Entry type 7", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "a", Type: 7}}}), "unknown type 7"},
 		{"Entry mode", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "a", Type: TypeFile, Mode: 0o10000}}}), "mode 010000 exceeds 07777"},
 		{"Entry negative size", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "a", Type: TypeFile, Size: -1}}}), "negative size"},
 		{"Entry symlink without target", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "l", Type: TypeSymlink}}}), "empty symlink target"},
@@ -332,12 +391,12 @@ func TestDecodeErrors(t *testing.T) {
 		{"ReadResp compressed RawLen 0", KindReadResp, enc(&ReadResp{Data: []byte("x"), Compressed: true}), "RawLen 0 not in 1..4194304"},
 		{"ReadResp compressed RawLen over MaxChunk", KindReadResp, enc(&ReadResp{Data: []byte("x"), Compressed: true, RawLen: MaxChunk + 1}), "RawLen 4194305 not in"},
 		{"Op kind 0", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Path: "a"}}}), "unknown kind 0"},
-		{"Op kind 6", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: 6, Path: "a"}}}), "unknown kind 6"},
+		{"Op kind 8", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: 8, Path: "a"}}}), "unknown kind 8"},
 		{"Op bad path", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpRemove, Path: "/"}}}), "absolute path"},
 		{"Op mode", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpMkdir, Path: "d", Mode: 0o20000}}}), "mode 020000"},
 		{"Op symlink without target", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpSymlink, Path: "l"}}}), "empty symlink target"},
 		{"Op symlink target NUL", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpSymlink, Path: "l", Target: "\x00"}}}), "NUL in symlink target"},
-		{"Op symlink target over MaxPath", KindApplyReq, raw(0, 1, []byte{byte(OpSymlink)}, "l", 0, 0, MaxPath+1), "exceeds 4096"},
+		{"Op symlink target over MaxPath", KindApplyReq, raw(0, 1, []byte{byte(OpSymlink)}, "l", 0, 0, MaxPath+1, []byte{0}), "exceeds 4096"},
 		{"Op target on mkdir", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpMkdir, Path: "d", Target: "x"}}}), "has a symlink target"},
 		{"ApplyResp bad code", KindApplyResp, enc(&ApplyResp{Results: []Result{{Code: 200}}}), "unknown Result.Code 200"},
 		{"CreateReq negative size", KindCreateReq, enc(&CreateReq{Path: "f", Size: -2}), "negative size"},
@@ -370,6 +429,61 @@ func TestDecodeErrors(t *testing.T) {
 		{"CopyData empty", KindCopyData, enc(&CopyData{}), "length 0 not in"},
 		{"CopyData negative basis", KindCopyData, enc(&CopyData{BasisOff: -1, Len: 1}), "bad basis offset"},
 		{"CommitReq mode", KindCommitReq, enc(&CommitReq{Mode: 0o170000}), "mode 0170000"},
+
+		{"ScanReq unknown want", KindScanReq, enc(&ScanReq{Path: ".", Want: wantAll + 1}), "unknown metadata"},
+		{"OpenResp unknown caps", KindOpenResp, enc(&OpenResp{Abs: "/", Caps: capAll + 1}), "unknown capabilities"},
+		{"Attrs unknown flags", KindCommitReq, raw(0, 0, 0, []byte{0x40}), "unknown flags"},
+		{"Entry unknown flags", KindScanBatch, raw(1, "a", []byte{byte(TypeFile)}, 0, 0, 0, "", []byte{0, 0x10, 0}), "unknown flags"},
+		{"Attrs name without uid", KindCommitReq, enc(&CommitReq{Attrs: Attrs{HasGid: true, User: "u"}}), "without a uid"},
+		{"Attrs group without gid", KindCommitReq, enc(&CommitReq{Attrs: Attrs{HasUid: true, Group: "g"}}), "without a gid"},
+		{"Attrs name with NUL", KindCommitReq, enc(&CommitReq{Attrs: Attrs{HasUid: true, User: "a\x00"}}), "NUL in user name"},
+		{"Attrs name too long", KindCommitReq, raw(0, 0, 0, []byte{attrUid | attrNames}, 0, strings.Repeat("u", MaxOwnerName+1), ""), "exceeds 256"},
+		{"xattrs out of order", KindCommitReq, enc(&CommitReq{Attrs: Attrs{HasXattrs: true, Xattrs: []Xattr{{Name: "user.b"}, {Name: "user.a"}}}}), "out of order"},
+		{"xattrs twice", KindCommitReq, enc(&CommitReq{Attrs: Attrs{HasXattrs: true, Xattrs: []Xattr{{Name: "user.a"}, {Name: "user.a"}}}}), "out of order"},
+		{"xattr empty name", KindCommitReq, enc(&CommitReq{Attrs: Attrs{HasXattrs: true, Xattrs: []Xattr{{}}}}), "bad extended attribute name"},
+		{"xattr name NUL", KindCommitReq, enc(&CommitReq{Attrs: Attrs{HasXattrs: true, Xattrs: []Xattr{{Name: "user.\x00"}}}}), "bad extended attribute name"},
+		{"xattr value too long", KindCommitReq, raw(0, 0, 0, []byte{attrXattrs}, 1, "user.a", MaxXattrValue+1), "exceeds 65536"},
+		{"xattrs too many bytes", KindCommitReq, enc(&CommitReq{Attrs: Attrs{HasXattrs: true, Xattrs: tooManyXattrBytes()}}), "bytes of extended attributes exceed"},
+		{"xattrs too many", KindCommitReq, raw(0, 0, 0, []byte{attrXattrs}, MaxXattrs+1), "exceed 1024"},
+		{"ACL bad tag", KindCommitReq, enc(&CommitReq{Attrs: Attrs{HasACL: true, ACL: []ACE{{Tag: 3}}}}), "tag 0x3"},
+		{"ACL bad perm", KindCommitReq, enc(&CommitReq{Attrs: Attrs{HasACL: true, ACL: []ACE{{Tag: ACLOther, Perm: 8}}}}), "permissions 010"},
+		{"ACL id on owner", KindCommitReq, enc(&CommitReq{Attrs: Attrs{HasACL: true, ACL: []ACE{{Tag: ACLUserObj, ID: 1}}}}), "has an id or name"},
+		{"ACL name on mask", KindCommitReq, enc(&CommitReq{Attrs: Attrs{HasACL: true, ACL: []ACE{{Tag: ACLMask, Name: "x"}}}}), "has an id or name"},
+		{"ACL too many", KindCommitReq, raw(0, 0, 0, []byte{attrACL}, MaxACL+1), "exceed 4096"},
+		{"CommitReq default ACL", KindCommitReq, enc(&CommitReq{Attrs: Attrs{HasACL: true, DefaultACL: []ACE{{Tag: ACLOther}}}}), "default ACL"},
+		{"Entry link on dir", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "d", Type: TypeDir, Link: "a"}}}), "dir with hard links"},
+		{"Entry nlink on symlink", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "l", Type: TypeSymlink, Target: "t", Nlink: 2}}}), "symlink with hard links"},
+		{"Entry link to later", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "a", Type: TypeFile, Link: "b"}}}), "not an earlier entry"},
+		{"Entry link to itself", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "a", Type: TypeFile, Link: "a"}}}), "not an earlier entry"},
+		{"Entry link to root", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "a", Type: TypeFile, Link: "."}}}), "not an earlier entry"},
+		{"Entry link traversal", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "b", Type: TypeFile, Link: "../a"}}}), `".." component`},
+		{"Entry sparse dir", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "d", Type: TypeDir, Sparse: true}}}), "sparse dir"},
+		{"Entry rdev on fifo", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "p", Type: TypeFIFO, Rdev: 1}}}), "device number"},
+		{"Entry default ACL on file", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "f", Type: TypeFile, Attrs: Attrs{HasACL: true, DefaultACL: []ACE{{Tag: ACLOther}}}}}}), "default ACL"},
+		{"Entry bad attrs", KindScanBatch, enc(&ScanBatch{Entries: []Entry{{Path: "f", Type: TypeFile, Attrs: Attrs{HasGid: true, User: "u"}}}}), "without a uid"},
+		{"Op mknod of a file", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpMknod, Path: "f", Type: TypeFile}}}), "mknod \"f\": type 1"},
+		{"Op type on mkdir", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpMkdir, Path: "d", Type: TypeDir}}}), "has a type"},
+		{"Op rdev on fifo", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpMknod, Path: "p", Type: TypeFIFO, Rdev: 1}}}), "device number without a device"},
+		{"Op attrs on remove", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpRemove, Path: "f", Attrs: Attrs{HasUid: true}}}}), "has attributes"},
+		{"Op attrs on link", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpLink, Path: "b", Target: "a", Attrs: Attrs{HasXattrs: true}}}}), "has attributes"},
+		{"Op default ACL on symlink", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpSymlink, Path: "l", Target: "t", Attrs: Attrs{HasACL: true, DefaultACL: []ACE{{Tag: ACLOther}}}}}}), "default ACL"},
+		{"Op bad attrs", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpSetMeta, Path: "f", Attrs: Attrs{HasACL: true, ACL: []ACE{{Tag: ACLOther, Perm: 9}}}}}}), "permissions"},
+		{"Op link to itself", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpLink, Path: "a", Target: "a"}}}), "link \"a\" to \"a\""},
+		{"Op link without target", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpLink, Path: "a"}}}), "empty path"},
+		{"Op link traversal", KindApplyReq, enc(&ApplyReq{Ops: []Op{{Kind: OpLink, Path: "a", Target: "../a"}}}), ".."},
+		{"ExtentsReq negative offset", KindExtentsReq, enc(&ExtentsReq{Path: "f", Off: -1}), "negative offset"},
+		{"ExtentsResp negative size", KindExtentsResp, enc(&ExtentsResp{Size: -1}), "negative size"},
+		{"ExtentsResp overlap", KindExtentsResp, enc(&ExtentsResp{Size: 10, Next: 10, Extents: []Extent{{0, 5}, {4, 2}}}), "out of order"},
+		{"ExtentsResp adjacent", KindExtentsResp, enc(&ExtentsResp{Size: 10, Next: 10, Extents: []Extent{{0, 5}, {5, 2}}}), "out of order"},
+		{"ExtentsResp empty extent", KindExtentsResp, enc(&ExtentsResp{Size: 10, Next: 10, Extents: []Extent{{1, 0}}}), "out of order"},
+		{"ExtentsResp past size", KindExtentsResp, enc(&ExtentsResp{Size: 10, Next: 10, Extents: []Extent{{8, 3}}}), "past size"},
+		{"ExtentsResp overflow", KindExtentsResp, enc(&ExtentsResp{Size: math.MaxInt64, Next: 0, Extents: []Extent{{math.MaxInt64, math.MaxInt64}}}), "past size"},
+		{"ExtentsResp next before end", KindExtentsResp, enc(&ExtentsResp{Size: 10, Next: 3, Extents: []Extent{{0, 5}}}), "next offset 3"},
+		{"ExtentsResp next past size", KindExtentsResp, enc(&ExtentsResp{Size: 10, Next: 11}), "next offset 11"},
+		{"ExtentsResp too many", KindExtentsResp, raw(0, 0, 0, MaxExtents+1), "exceed 4096"},
+		{"Hole empty", KindHole, enc(&Hole{Off: 1}), "bad range"},
+		{"Hole negative", KindHole, enc(&Hole{Off: -1, Len: 1}), "bad range"},
+		{"Hole overflow", KindHole, enc(&Hole{Off: math.MaxInt64, Len: 1}), "bad range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -388,6 +502,16 @@ func TestDecodeErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tooManyXattrBytes returns attributes of one byte more than
+// MaxXattrBytes in all.
+func tooManyXattrBytes() []Xattr {
+	var xs []Xattr
+	for i := range MaxXattrBytes/MaxXattrValue + 1 {
+		xs = append(xs, Xattr{Name: fmt.Sprintf("user.%02d", i), Value: make([]byte, MaxXattrValue)})
+	}
+	return xs
 }
 
 func TestAppendBodyPanicsOnForeignType(t *testing.T) {

@@ -31,9 +31,12 @@
 //	Sum                     32 bytes
 //	[]T                     unsigned varint count, then the elements
 //
-// with two exceptions: Entry.Sum is present only when HasSum is true, and
-// Data and ReadResp carry their Data field last, so that a sender can write
-// a file's bytes without copying them into the frame. Nothing may follow
+// with three exceptions: Entry.Sum is present only when HasSum is true;
+// the metadata of version 4 (Entry's Nlink, Link, Sparse and Rdev, and
+// every Attrs) goes as a byte of flags naming the parts that follow, so
+// absent parts cost nothing (see codec_meta.go); and Data and ReadResp
+// carry their Data field last, so that a sender can write a file's bytes
+// without copying them into the frame. Nothing may follow
 // the last field. Counts and lengths are bounded by the limits in this
 // package (MaxPath, MaxBatch, MaxChunk, ...). Decode and Conn.Recv check
 // every message with its Validate method, and Conn.Send refuses a message

@@ -6,10 +6,13 @@ import "errors"
 // [MinVersion, Version] is refused with ErrVersion. Version 2 added the
 // compression fields of ReadReq, ReadResp and Data; version 3 the delta
 // messages (SumsReq, DeltaReq, CopyData) and fields of CreateReq and
-// AbortReq. Both changed encodings, so only version 3 is spoken.
+// AbortReq; version 4 the metadata of meta.go (owners, extended
+// attributes, ACLs, hard links, holes, FIFOs and devices) and the fields
+// of Entry, Op, ScanReq, OpenResp and CommitReq that carry it. Each
+// changed encodings, so only version 4 is spoken.
 const (
-	Version    uint16 = 3
-	MinVersion uint16 = 3
+	Version    uint16 = 4
+	MinVersion uint16 = 4
 )
 
 // Magic starts every connection, in both directions. Like PNG's signature
@@ -47,32 +50,35 @@ type Kind uint8
 
 // Message kinds. Requests go from controller to agent, responses back.
 const (
-	KindHello     Kind = 1
-	KindResult    Kind = 2 // response: success or error of a request
-	KindCancel    Kind = 3 // controller: abandon request id
-	KindStatReq   Kind = 10
-	KindStatResp  Kind = 11
-	KindGlobReq   Kind = 12
-	KindGlobResp  Kind = 13
-	KindOpenReq   Kind = 14
-	KindOpenResp  Kind = 15
-	KindCloseReq  Kind = 16
-	KindScanReq   Kind = 20
-	KindScanBatch Kind = 21
-	KindScanMore  Kind = 22 // controller grants more ScanBatch credit
-	KindReadReq   Kind = 30
-	KindReadResp  Kind = 31
-	KindApplyReq  Kind = 40
-	KindApplyResp Kind = 41
-	KindCreateReq Kind = 50 // no response; errors surface at Commit
-	KindData      Kind = 51 // no response; errors surface at Commit
-	KindCommitReq Kind = 52 // answered by Result
-	KindAbortReq  Kind = 53 // no response
-	KindCopyData  Kind = 54 // no response; errors surface at Commit
-	KindSumsReq   Kind = 60
-	KindSumsResp  Kind = 61
-	KindDeltaReq  Kind = 62
-	KindDeltaResp Kind = 63
+	KindHello       Kind = 1
+	KindResult      Kind = 2 // response: success or error of a request
+	KindCancel      Kind = 3 // controller: abandon request id
+	KindStatReq     Kind = 10
+	KindStatResp    Kind = 11
+	KindGlobReq     Kind = 12
+	KindGlobResp    Kind = 13
+	KindOpenReq     Kind = 14
+	KindOpenResp    Kind = 15
+	KindCloseReq    Kind = 16
+	KindScanReq     Kind = 20
+	KindScanBatch   Kind = 21
+	KindScanMore    Kind = 22 // controller grants more ScanBatch credit
+	KindReadReq     Kind = 30
+	KindReadResp    Kind = 31
+	KindApplyReq    Kind = 40
+	KindApplyResp   Kind = 41
+	KindCreateReq   Kind = 50 // no response; errors surface at Commit
+	KindData        Kind = 51 // no response; errors surface at Commit
+	KindCommitReq   Kind = 52 // answered by Result
+	KindAbortReq    Kind = 53 // no response
+	KindCopyData    Kind = 54 // no response; errors surface at Commit
+	KindHole        Kind = 55 // no response; errors surface at Commit
+	KindSumsReq     Kind = 60
+	KindSumsResp    Kind = 61
+	KindDeltaReq    Kind = 62
+	KindDeltaResp   Kind = 63
+	KindExtentsReq  Kind = 64
+	KindExtentsResp Kind = 65
 )
 
 // Message is implemented by every message type in this package.
@@ -83,15 +89,19 @@ type Message interface {
 // FileType is the type of a tree entry.
 type FileType uint8
 
-// File types. Other kinds of file (devices, sockets, FIFOs) are not
-// transferred by this protocol version.
+// File types. FIFOs and device nodes came with version 4 and are scanned
+// only when asked for (WantSpecials); sockets are never transferred.
 const (
 	TypeFile    FileType = 1
 	TypeDir     FileType = 2
 	TypeSymlink FileType = 3
+	TypeFIFO    FileType = 4
+	TypeChar    FileType = 5 // character device
+	TypeBlock   FileType = 6 // block device
 )
 
-// String returns "file", "dir" or "symlink".
+// String returns "file", "dir", "symlink", "fifo", "chardev" or
+// "blockdev".
 func (t FileType) String() string {
 	switch t {
 	case TypeFile:
@@ -100,6 +110,12 @@ func (t FileType) String() string {
 		return "dir"
 	case TypeSymlink:
 		return "symlink"
+	case TypeFIFO:
+		return "fifo"
+	case TypeChar:
+		return "chardev"
+	case TypeBlock:
+		return "blockdev"
 	}
 	return "unknown"
 }
@@ -120,6 +136,22 @@ type Entry struct {
 	Target string // link target, for symlinks
 	HasSum bool   // Sum is set (scans with ScanReq.Hash)
 	Sum    Sum
+
+	// Nlink is the number of hard links of a regular file that has more
+	// than one, else 0 (scans with WantLinks).
+	Nlink uint32
+	// Link, for a regular file with hard links, is the path of the
+	// earlier entry of the same scan that is the same file (the first in
+	// path order), relative to the scanned path like Path; empty for the
+	// first (scans with WantLinks).
+	Link string
+	// Sparse says a regular file has holes worth skipping: it has 64 KiB
+	// or more and occupies at most half of that on disk (with WantSparse,
+	// any less). Its data is then sent as extents (see ExtentsReq).
+	Sparse bool
+	// Rdev is the device number of a TypeChar or TypeBlock entry.
+	Rdev  uint64
+	Attrs Attrs // what the scan's Want asked for
 }
 
 // Code classifies an error that crosses the wire, so the receiving side can
@@ -128,20 +160,21 @@ type Code uint8
 
 // Error codes. CodeOK means success.
 const (
-	CodeOK         Code = 0
-	CodeOther      Code = 1
-	CodeNotExist   Code = 2
-	CodeExist      Code = 3
-	CodePermission Code = 4
-	CodeInvalid    Code = 5 // bad path or argument from the peer
-	CodeNoSpace    Code = 6
-	CodeMismatch   Code = 7 // data did not match its hash
-	CodeChanged    Code = 8 // source changed while read
-	CodeNotDir     Code = 9
-	CodeIsDir      Code = 10
-	CodeCanceled   Code = 11
-	CodeReadOnly   Code = 12
-	maxCode        Code = 12
+	CodeOK          Code = 0
+	CodeOther       Code = 1
+	CodeNotExist    Code = 2
+	CodeExist       Code = 3
+	CodePermission  Code = 4
+	CodeInvalid     Code = 5 // bad path or argument from the peer
+	CodeNoSpace     Code = 6
+	CodeMismatch    Code = 7 // data did not match its hash
+	CodeChanged     Code = 8 // source changed while read
+	CodeNotDir      Code = 9
+	CodeIsDir       Code = 10
+	CodeCanceled    Code = 11
+	CodeReadOnly    Code = 12
+	CodeUnsupported Code = 13 // done, but some metadata could not be kept (version 4)
+	maxCode         Code = 13
 )
 
 // Hello is the first frame each side sends, after Magic.
@@ -197,10 +230,12 @@ type OpenReq struct {
 	Create bool
 }
 
-// OpenResp answers OpenReq with the root's handle and absolute path.
+// OpenResp answers OpenReq with the root's handle, absolute path and the
+// metadata the endpoint can set on what it writes.
 type OpenResp struct {
 	Root uint32
 	Abs  string
+	Caps Caps
 }
 
 // CloseReq releases a root handle. Answered by Result.
@@ -218,6 +253,7 @@ type ScanReq struct {
 	Rules  []string // filter rules, in the filter package's text form
 	Credit uint32
 	Tidy   bool // the tree is a destination: see endpoint.ScanOptions.Tidy
+	Want   Want // metadata to report besides type, mode, size and mtime
 }
 
 // ScanBatch carries the next entries of a scan.
@@ -266,8 +302,10 @@ const (
 	OpMkdir   OpKind = 1 // make a directory, replacing a non-directory
 	OpSymlink OpKind = 2 // make a symlink to Target, replacing what is there
 	OpRemove  OpKind = 3 // remove Path, recursively, never following links
-	OpSetMeta OpKind = 4 // set Mode and Mtime of Path (not following links)
+	OpSetMeta OpKind = 4 // set Attrs, Mode and Mtime of Path (not following links)
 	OpRename  OpKind = 5 // move Target (a path under the root) to Path, replacing what is there
+	OpLink    OpKind = 6 // make Path a hard link of the regular file Target (a path under the root), replacing what is there
+	OpMknod   OpKind = 7 // make Path a FIFO or device node of Type and Rdev with Attrs, Mode and Mtime, replacing what is there
 )
 
 // Op is one namespace operation of an ApplyReq.
@@ -277,6 +315,9 @@ type Op struct {
 	Mode   uint32
 	Mtime  int64
 	Target string
+	Type   FileType // OpMknod: TypeFIFO, TypeChar or TypeBlock
+	Rdev   uint64   // OpMknod of a device
+	Attrs  Attrs    // OpSetMeta, OpSymlink and OpMknod: set these parts too
 }
 
 // ApplyReq performs Ops in order under the root. Failure of one op does not
@@ -327,12 +368,14 @@ type Data struct {
 	RawLen     uint32
 }
 
-// CommitReq ends a file: the receiver checks that Size bytes were written,
-// sets Mode and Mtime and renames the file into place. Answered by Result.
+// CommitReq ends a file: the receiver checks that Size bytes were written
+// (holes included), sets Attrs, Mode and Mtime and renames the file into
+// place. Answered by Result.
 type CommitReq struct {
 	Size  int64
 	Mode  uint32
 	Mtime int64
+	Attrs Attrs
 }
 
 // AbortReq ends the file being created under the frame's id without

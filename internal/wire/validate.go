@@ -10,7 +10,7 @@ import (
 const maxMode = 0o7777
 
 func validType(t FileType) bool {
-	return t == TypeFile || t == TypeDir || t == TypeSymlink
+	return t >= TypeFile && t <= TypeBlock
 }
 
 // validTarget checks a symlink target: non-empty, no NUL, at most MaxPath
@@ -102,8 +102,12 @@ func (m *OpenReq) Validate() error {
 	return validHostPath(m.Path)
 }
 
-// Validate checks Abs as a host path.
+// Validate checks Abs as a host path and that Caps holds only known
+// capabilities.
 func (m *OpenResp) Validate() error {
+	if m.Caps&^capAll != 0 {
+		return fmt.Errorf("%w: OpenResp: unknown capabilities %#x", ErrProtocol, uint32(m.Caps))
+	}
 	return validHostPath(m.Abs)
 }
 
@@ -111,11 +115,14 @@ func (m *OpenResp) Validate() error {
 func (m *CloseReq) Validate() error { return nil }
 
 // Validate checks that Path satisfies ValidPath, that there are at most
-// MaxRules rules of at most MaxString bytes each, and that Credit is at
-// most MaxCredit.
+// MaxRules rules of at most MaxString bytes each, that Credit is at most
+// MaxCredit and that Want asks only for known metadata.
 func (m *ScanReq) Validate() error {
 	if err := ValidPath(m.Path); err != nil {
 		return err
+	}
+	if m.Want&^wantAll != 0 {
+		return fmt.Errorf("%w: ScanReq: unknown metadata %#x wanted", ErrProtocol, uint32(m.Want))
 	}
 	if len(m.Rules) > MaxRules {
 		return fmt.Errorf("%w: ScanReq of %d rules exceeds %d", ErrProtocol, len(m.Rules), MaxRules)
@@ -131,10 +138,13 @@ func (m *ScanReq) Validate() error {
 	return nil
 }
 
-// Validate checks that Path satisfies ValidPath, Type is one of the three
-// file types, Mode has no bits above 07777 and Size is not negative; that a
+// Validate checks that Path satisfies ValidPath, Type is one of the file
+// types, Mode has no bits above 07777 and Size is not negative; that a
 // symlink has a Target (non-empty, no NUL, at most MaxPath bytes) and
-// anything else has none.
+// anything else has none; that only regular files have Nlink, Link and
+// Sparse, Link being a valid path that sorts before Path; that only
+// devices have Rdev and only directories a default ACL; and Attrs (see
+// Attrs.Validate).
 func (e *Entry) Validate() error {
 	if err := ValidPath(e.Path); err != nil {
 		return err
@@ -154,7 +164,7 @@ func (e *Entry) Validate() error {
 			return fmt.Errorf("entry %q: %w", e.Path, err)
 		}
 	}
-	return nil
+	return e.validateMeta()
 }
 
 // Validate checks that there are at most MaxBatch entries, each valid (see
@@ -229,11 +239,14 @@ func (m *ReadResp) Validate() error {
 
 // Validate checks that Kind is a defined operation, Path satisfies
 // ValidPath and Mode has no bits above 07777; that an OpSymlink has a
-// Target (non-empty, no NUL, at most MaxPath bytes), an OpRename a Target
-// that satisfies ValidPath and is neither "." nor Path, and other kinds
-// none.
+// Target (non-empty, no NUL, at most MaxPath bytes), an OpRename or OpLink
+// a Target that satisfies ValidPath and is neither "." nor Path, and other
+// kinds none; that an OpMknod has a FIFO or device Type, and a Rdev only
+// for a device, other kinds neither; and that only OpSetMeta, OpSymlink
+// and OpMknod have Attrs, which are valid (see Attrs.Validate), with a
+// default ACL only for OpSetMeta.
 func (o *Op) Validate() error {
-	if o.Kind < OpMkdir || o.Kind > OpRename {
+	if o.Kind < OpMkdir || o.Kind > OpMknod {
 		return fmt.Errorf("%w: op on %q: unknown kind %d", ErrProtocol, o.Path, o.Kind)
 	}
 	if err := ValidPath(o.Path); err != nil {
@@ -242,15 +255,28 @@ func (o *Op) Validate() error {
 	switch {
 	case o.Mode > maxMode:
 		return fmt.Errorf("%w: op on %q: mode %#o exceeds %#o", ErrProtocol, o.Path, o.Mode, maxMode)
-	case o.Kind != OpSymlink && o.Kind != OpRename && o.Target != "":
+	case o.Kind != OpSymlink && o.Kind != OpRename && o.Kind != OpLink && o.Target != "":
 		return fmt.Errorf("%w: op on %q: kind %d has a symlink target", ErrProtocol, o.Path, o.Kind)
+	case o.Kind == OpMknod && !validSpecial(o.Type):
+		return fmt.Errorf("%w: mknod %q: type %d", ErrProtocol, o.Path, o.Type)
+	case o.Kind != OpMknod && o.Type != 0:
+		return fmt.Errorf("%w: op on %q: kind %d has a type", ErrProtocol, o.Path, o.Kind)
+	case o.Rdev != 0 && (o.Kind != OpMknod || o.Type == TypeFIFO):
+		return fmt.Errorf("%w: op on %q: device number without a device", ErrProtocol, o.Path)
+	case o.Kind != OpSetMeta && o.Kind != OpSymlink && o.Kind != OpMknod && !o.Attrs.IsZero():
+		return fmt.Errorf("%w: op on %q: kind %d has attributes", ErrProtocol, o.Path, o.Kind)
+	case o.Kind != OpSetMeta && len(o.Attrs.DefaultACL) > 0:
+		return fmt.Errorf("%w: op on %q: kind %d has a default ACL", ErrProtocol, o.Path, o.Kind)
 	}
-	if o.Kind == OpRename {
+	if err := o.Attrs.Validate(); err != nil {
+		return fmt.Errorf("op on %q: %w", o.Path, err)
+	}
+	if o.Kind == OpRename || o.Kind == OpLink {
 		if err := ValidPath(o.Target); err != nil {
-			return fmt.Errorf("op on %q: rename from: %w", o.Path, err)
+			return fmt.Errorf("op on %q: from: %w", o.Path, err)
 		}
 		if o.Target == "." || o.Path == "." || o.Target == o.Path {
-			return fmt.Errorf("%w: rename %q to %q", ErrProtocol, o.Target, o.Path)
+			return fmt.Errorf("%w: %s %q to %q", ErrProtocol, opVerb[o.Kind], o.Target, o.Path)
 		}
 	}
 	if o.Kind == OpSymlink {
@@ -346,17 +372,25 @@ func (m *Data) Validate() error {
 	return nil
 }
 
-// Validate checks that Size is not negative and Mode has no bits above
-// 07777.
+// Validate checks that Size is not negative, Mode has no bits above 07777
+// and Attrs are valid (see Attrs.Validate) without a default ACL.
 func (m *CommitReq) Validate() error {
 	switch {
 	case m.Size < 0:
 		return fmt.Errorf("%w: CommitReq: negative size %d", ErrProtocol, m.Size)
 	case m.Mode > maxMode:
 		return fmt.Errorf("%w: CommitReq: mode %#o exceeds %#o", ErrProtocol, m.Mode, maxMode)
+	case len(m.Attrs.DefaultACL) > 0:
+		return fmt.Errorf("%w: CommitReq: a file with a default ACL", ErrProtocol)
+	}
+	if err := m.Attrs.Validate(); err != nil {
+		return fmt.Errorf("CommitReq: %w", err)
 	}
 	return nil
 }
+
+// opVerb names rename and link in errors.
+var opVerb = map[OpKind]string{OpRename: "rename", OpLink: "link"}
 
 // Validate accepts every AbortReq.
 func (m *AbortReq) Validate() error { return nil }

@@ -46,7 +46,7 @@ func rebuild(t *testing.T, ep endpoint.Endpoint, rel string, data []byte, betwee
 		}
 	}
 	between()
-	return w.Commit(ctx, int64(len(data)), 0o644, 0)
+	return w.Commit(ctx, int64(len(data)), 0o644, 0, wire.Attrs{})
 }
 
 func TestCreateFromRebuildsFile(t *testing.T) {
@@ -218,7 +218,7 @@ func TestDirectoryReplacedBehindTheEndpoint(t *testing.T) {
 		w, err := ep.Create(ctx, rel, int64(len(data)))
 		must(t, err)
 		must(t, w.Write(ctx, 0, []byte(data), blake3.Sum256([]byte(data))))
-		must(t, w.Commit(ctx, int64(len(data)), 0o644, 0))
+		must(t, w.Commit(ctx, int64(len(data)), 0o644, 0, wire.Attrs{}))
 	}
 	must(t, os.MkdirAll(filepath.Join(root, "d", "e"), 0o755))
 	put("d/e/one", "1")

@@ -33,6 +33,24 @@
 // never a partial one. A directory at the target is removed first; for
 // that short moment nothing is at the target.
 //
+// # Metadata
+//
+// Beyond mode and mtime, a scan reads what its ScanOptions.Want asks for
+// (owners and their names, extended attributes, ACLs, hard links, FIFOs
+// and devices) and nothing else. Writes set the parts of wire.Attrs that
+// Caps allows (owners and device nodes as root only, all of it on Linux
+// only) on the temporary entry before it is renamed into place: owner
+// first (a chown clears set-id bits and file capabilities), then extended
+// attributes, then ACLs, then mode and mtime. Names are mapped to this
+// host's ids through os/user (the passwd and group files in a static
+// binary), cached per Endpoint. Extended attributes and ACLs are read and
+// written through /proc/self/fd/N/name, N being the directory's
+// descriptor, with the l* calls: no path of the tree is followed. What a
+// file system does not support is skipped and reported as
+// endpoint.ErrMetaUnsupported once the rest is done. Holes come from
+// SEEK_DATA and SEEK_HOLE (Extents) and are recreated by leaving them
+// unwritten (FileWriter.Hole), the file's length set at commit.
+//
 // # Permissions
 //
 // Nothing here changes the mode of a directory to make room for a write:

@@ -19,6 +19,8 @@ type dirEndpoint struct {
 	abs  string // the root's absolute path, for messages
 	opts options
 	dirs *dirCache // the root and other open directories, see parent
+	caps wire.Caps // what Caps reports
+	ids  ids       // user and group names, for Scan and the attributes it sets
 
 	closed  atomic.Bool
 	onClose func() // set by Host.Open before e is shared
@@ -61,6 +63,34 @@ func (e *dirEndpoint) Read(ctx context.Context, rel string, off int64, n int) (e
 	}
 	c.Sum = blake3.Sum256(c.Data)
 	return c, nil
+}
+
+// Caps implements endpoint.Endpoint: hard links, FIFOs, extended
+// attributes and ACLs on Linux, and owners and device nodes when the
+// process runs as root; none of them elsewhere.
+func (e *dirEndpoint) Caps() wire.Caps { return e.caps }
+
+// Extents implements endpoint.Endpoint with SEEK_DATA and SEEK_HOLE (on
+// Linux; elsewhere the rest of the file is one extent). rel must be a
+// regular file, as for Read; a file replaced while it is examined fails
+// with endpoint.ErrChanged.
+func (e *dirEndpoint) Extents(ctx context.Context, rel string, off int64) (endpoint.Extents, error) {
+	if err := e.check(ctx, "extents", rel); err != nil {
+		return endpoint.Extents{}, err
+	}
+	if off < 0 {
+		return endpoint.Extents{}, fmt.Errorf("extents %s: %w: offset %d", rel, endpoint.ErrInvalidPath, off)
+	}
+	d, name, err := e.parent(rel)
+	if err != nil {
+		return endpoint.Extents{}, fail("extents", rel, err)
+	}
+	defer e.dirs.release(d)
+	x, err := d.extents(name, off)
+	if err != nil {
+		return endpoint.Extents{}, fail("extents", rel, err)
+	}
+	return x, nil
 }
 
 // check validates what every method of e is called with.
@@ -121,7 +151,8 @@ func regular(m fs.FileMode) error {
 	return fmt.Errorf("%w: not a regular file", endpoint.ErrInvalidPath)
 }
 
-// fileType returns the wire type for m, 0 for special files.
+// fileType returns the wire type for m, 0 for sockets and anything else
+// the wire does not carry.
 func fileType(m fs.FileMode) wire.FileType {
 	switch {
 	case m.IsRegular():
@@ -130,8 +161,19 @@ func fileType(m fs.FileMode) wire.FileType {
 		return wire.TypeDir
 	case m&fs.ModeSymlink != 0:
 		return wire.TypeSymlink
+	case m&fs.ModeNamedPipe != 0:
+		return wire.TypeFIFO
+	case m&fs.ModeCharDevice != 0:
+		return wire.TypeChar
+	case m&fs.ModeDevice != 0:
+		return wire.TypeBlock
 	}
 	return 0
+}
+
+// special reports whether t is a FIFO or device node.
+func special(t wire.FileType) bool {
+	return t == wire.TypeFIFO || t == wire.TypeChar || t == wire.TypeBlock
 }
 
 // modeBits returns the permission, set-id and sticky bits of m as 07777

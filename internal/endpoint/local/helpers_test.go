@@ -85,7 +85,7 @@ func put(e endpoint.Endpoint, rel, content string, mode uint32, mtime time.Time)
 	if err := w.Write(ctx, 0, []byte(content), sum(content)); err != nil {
 		return err
 	}
-	return w.Commit(ctx, int64(len(content)), mode, mtime.UnixNano())
+	return w.Commit(ctx, int64(len(content)), mode, mtime.UnixNano(), wire.Attrs{})
 }
 
 // checkNoTemps fails if a temporary file is left anywhere under dir.

@@ -49,7 +49,7 @@ func Open(dir string, create bool) (endpoint.Endpoint, error) {
 }
 
 // Stat implements endpoint.Host. Type is 0 for a path that exists but is
-// neither a regular file nor a directory (a device, socket or FIFO). A
+// of no type the wire carries (a socket). A
 // path that cannot exist because a parent is not a directory reports
 // Exists false, like a missing one.
 func (h *Host) Stat(ctx context.Context, path string) (wire.StatResp, error) {
@@ -178,7 +178,7 @@ func openEndpoint(dir string, create bool, opts options) (*dirEndpoint, error) {
 	if opts.logger == nil {
 		opts.logger = slog.New(slog.DiscardHandler)
 	}
-	return &dirEndpoint{abs: abs, opts: opts, dirs: newDirCache(top)}, nil
+	return &dirEndpoint{abs: abs, opts: opts, dirs: newDirCache(top), caps: capsFor(euid())}, nil
 }
 
 // resolve turns a host path into a clean absolute path: "~" and "~/..."

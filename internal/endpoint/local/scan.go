@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"slices"
 
@@ -28,8 +29,12 @@ const hashBufSize = 256 << 10
 // directory, or with opts.Hash an unreadable file, ends the scan with an
 // error matching the fs error. A file that changes while it is hashed is
 // reported without a sum (HasSum false). A path longer than wire.MaxPath
-// ends the scan with endpoint.ErrInvalidPath. A rel that is a special file
-// reports nothing.
+// ends the scan with endpoint.ErrInvalidPath. FIFOs and device nodes are
+// reported only with wire.WantSpecials, sockets never; a rel that is not
+// reported reports nothing. The metadata of opts.Want is read as each
+// entry is reported (see endpoint.ScanOptions.Want); with
+// wire.WantLinks, the scan remembers each regular file with several links
+// until it has reached all of them.
 func (e *dirEndpoint) Scan(ctx context.Context, rel string, opts endpoint.ScanOptions, fn func(*wire.Entry) error) error {
 	if err := e.check(ctx, "scan", rel); err != nil {
 		return err
@@ -38,7 +43,7 @@ func (e *dirEndpoint) Scan(ctx context.Context, rel string, opts endpoint.ScanOp
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", rel, err)
 	}
-	s := &scanner{ctx: ctx, rel: rel, filter: f, ignore: opts.Ignore, tidy: opts.Tidy, fn: fn, dirent: make([]byte, direntBufSize)}
+	s := &scanner{ctx: ctx, e: e, rel: rel, filter: f, ignore: opts.Ignore, tidy: opts.Tidy, want: opts.Want, fn: fn, dirent: make([]byte, direntBufSize)}
 	if f.Git() {
 		// git's rules, as git on this host would read them for this tree.
 		m, err := ignore.New(e.abs, ignore.Options{Home: os.Getenv("HOME"), XDGConfigHome: os.Getenv("XDG_CONFIG_HOME")})
@@ -56,6 +61,8 @@ func (e *dirEndpoint) Scan(ctx context.Context, rel string, opts endpoint.ScanOp
 		s.hasher = blake3.New()
 		s.buf = make([]byte, hashBufSize)
 	}
+	s.helpers = newStatHelpers(scanHelpers())
+	defer s.helpers.stop()
 
 	d, name, err := e.parent(rel)
 	if err != nil {
@@ -66,7 +73,7 @@ func (e *dirEndpoint) Scan(ctx context.Context, rel string, opts endpoint.ScanOp
 	if err != nil {
 		return fail("scan", rel, err)
 	}
-	if fileType(fi.Mode()) == 0 {
+	if !s.reported(fileType(fi.Mode())) {
 		return nil
 	}
 	return s.enter(d.dir, name, ".", fi)
@@ -78,14 +85,20 @@ const direntBufSize = 32 << 10
 // scanner is the state of one Scan.
 type scanner struct {
 	ctx    context.Context
+	e      *dirEndpoint
 	rel    string // the scanned path, relative to the endpoint's root
 	filter *filter.Filter
 	ignore func(string, bool) bool // ScanOptions.Ignore; nil for none
 	tidy   bool                    // ScanOptions.Tidy
+	want   wire.Want               // ScanOptions.Want
+	links  map[fileID]*linkGroup   // WantLinks: files with links not reached yet
 	fn     func(*wire.Entry) error
 	hasher *blake3.Hasher // nil unless hashing
 	buf    []byte         // for hashing
 	dirent []byte         // for listing
+	// helpers Lstat the entries of directories ahead of the walk (see
+	// statAhead); nil on one core.
+	helpers *statHelpers
 }
 
 // enter reports the entry p (relative to s.rel) described by fi, which is
@@ -130,6 +143,9 @@ func (s *scanner) walk(parent dir, name, p string, fi fs.FileInfo, sub *dir) err
 		}
 		ent.Target = target
 	}
+	if err := s.meta(parent, name, p, fi, ent); err != nil {
+		return fail("scan", s.path(p), err)
+	}
 	if err := s.fn(ent); err != nil {
 		return err
 	}
@@ -150,7 +166,9 @@ func (s *scanner) walk(parent dir, name, p string, fi fs.FileInfo, sub *dir) err
 			parent.chtimes(name, fi.ModTime().UnixNano())
 		}
 	}()
-	for _, childName := range names {
+	ahead := newStatAhead(s.helpers, *sub, names)
+	defer ahead.stop()
+	for i, childName := range names {
 		if isLeftover(childName) {
 			if s.tidy && tidyTemp(*sub, childName, true) {
 				tidied = true
@@ -161,7 +179,7 @@ func (s *scanner) walk(parent dir, name, p string, fi fs.FileInfo, sub *dir) err
 		if s.tooLong(child) {
 			return fmt.Errorf("scan %s: %w: path longer than %d bytes", s.path(p), endpoint.ErrInvalidPath, wire.MaxPath)
 		}
-		fi, err := sub.lstatInfo(childName)
+		fi, err := ahead.stat(i)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			continue
@@ -169,7 +187,7 @@ func (s *scanner) walk(parent dir, name, p string, fi fs.FileInfo, sub *dir) err
 			return fail("scan", s.path(child), err)
 		}
 		typ := fileType(fi.Mode())
-		if typ == 0 || !s.filter.Match(child, typ == wire.TypeDir) {
+		if !s.reported(typ) || !s.filter.Match(child, typ == wire.TypeDir) {
 			continue
 		}
 		if s.ignore != nil && s.ignore(s.path(child), typ == wire.TypeDir) {
@@ -180,6 +198,61 @@ func (s *scanner) walk(parent dir, name, p string, fi fs.FileInfo, sub *dir) err
 		}
 	}
 	return nil
+}
+
+// reported reports whether entries of type t are reported.
+func (s *scanner) reported(t wire.FileType) bool {
+	return t != 0 && (!special(t) || s.want&wire.WantSpecials != 0)
+}
+
+// fileID identifies a file on this host.
+type fileID struct{ dev, ino uint64 }
+
+// linkGroup is a regular file with several links, the first reached at
+// path, with left links not reached yet.
+type linkGroup struct {
+	path string
+	left uint64
+}
+
+// meta fills what the scan wants of ent, the entry p (relative to s.rel)
+// described by fi, which is name in d, besides its type, mode, size,
+// mtime and target; and Sparse and Rdev, which the Lstat tells anyway.
+func (s *scanner) meta(d dir, name, p string, fi fs.FileInfo, ent *wire.Entry) error {
+	if m, ok := d.stat(fi); ok {
+		switch ent.Type {
+		case wire.TypeFile:
+			ent.Sparse = sparse(ent.Size, m.alloc, s.want&wire.WantSparse != 0)
+			if s.want&wire.WantLinks != 0 && m.nlink > 1 {
+				s.link(fileID{m.dev, m.ino}, m.nlink, p, ent)
+			}
+		case wire.TypeChar, wire.TypeBlock:
+			ent.Rdev = m.rdev
+		}
+	}
+	if s.want&(wire.WantOwner|wire.WantNames|wire.WantXattrs|wire.WantACL) == 0 {
+		return nil
+	}
+	return s.e.readAttrs(d, name, fi, s.want, &ent.Attrs)
+}
+
+// link sets the hard-link fields of ent, the entry p of the file id with
+// nlink links: the first of a file reached becomes what the others link
+// to, and the file is forgotten once all its links are reached.
+func (s *scanner) link(id fileID, nlink uint64, p string, ent *wire.Entry) {
+	ent.Nlink = uint32(min(nlink, math.MaxUint32))
+	g := s.links[id]
+	if g == nil {
+		if s.links == nil {
+			s.links = make(map[fileID]*linkGroup)
+		}
+		s.links[id] = &linkGroup{path: p, left: nlink - 1}
+		return
+	}
+	ent.Link = g.path
+	if g.left--; g.left == 0 {
+		delete(s.links, id)
+	}
 }
 
 // path returns p, relative to the scanned path, relative to the root.

@@ -64,16 +64,22 @@ func (s *sharedWriter) Write(ctx context.Context, off int64, data []byte, sum wi
 	return s.w.Write(ctx, off, data, sum)
 }
 
-func (s *sharedWriter) Commit(ctx context.Context, size int64, mode uint32, mtime int64) error {
+// Commit commits the file, whose size is what is on disk or the end of
+// its last hole, whichever is greater.
+func (s *sharedWriter) Commit(ctx context.Context, size int64, mode uint32, mtime int64, attrs wire.Attrs) error {
 	if s.w.f != nil && s.w.err == nil {
 		fi, err := s.w.f.Stat()
 		if err != nil {
 			s.w.discard()
 			return fail("commit", s.w.rel, err)
 		}
-		s.w.end = fi.Size()
+		s.w.end = max(fi.Size(), s.w.hole)
 	}
-	return s.w.Commit(ctx, size, mode, mtime)
+	return s.w.Commit(ctx, size, mode, mtime, attrs)
+}
+
+func (s *sharedWriter) Hole(ctx context.Context, off, n int64) error {
+	return s.w.Hole(ctx, off, n)
 }
 
 func (s *sharedWriter) Abort() error { return s.w.Abort() }
@@ -103,8 +109,14 @@ func (p *partWriter) Write(ctx context.Context, off int64, data []byte, sum wire
 	return p.w.Write(ctx, off, data, sum)
 }
 
+// Hole is recorded, but only the committing writer's holes make the file
+// longer.
+func (p *partWriter) Hole(ctx context.Context, off, n int64) error {
+	return p.w.Hole(ctx, off, n)
+}
+
 // Commit closes the file and reports the first failed write.
-func (p *partWriter) Commit(ctx context.Context, _ int64, _ uint32, _ int64) error {
+func (p *partWriter) Commit(ctx context.Context, _ int64, _ uint32, _ int64, _ wire.Attrs) error {
 	if p.w.done {
 		return fmt.Errorf("commit %s: %w", p.w.rel, fs.ErrClosed)
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/zeebo/blake3"
+
+	"github.com/fcp-dev/fcp/internal/wire"
 )
 
 func TestCreateShared(t *testing.T) {
@@ -45,15 +47,15 @@ func TestCreateShared(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, p := range []interface {
-				Commit(context.Context, int64, uint32, int64) error
+				Commit(context.Context, int64, uint32, int64, wire.Attrs) error
 			}{p1, p2} {
-				if err := p.Commit(ctx, 0, 0, 0); err != nil {
+				if err := p.Commit(ctx, 0, 0, 0, wire.Attrs{}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			if tc.abortMain {
 				main.Abort()
-			} else if err := main.Commit(ctx, 12, 0o640, 1e18); err != nil {
+			} else if err := main.Commit(ctx, 12, 0o640, 1e18, wire.Attrs{}); err != nil {
 				t.Fatal(err)
 			}
 			got, err := os.ReadFile(filepath.Join(dir, "f"))

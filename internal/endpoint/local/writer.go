@@ -77,7 +77,8 @@ type fileWriter struct {
 	name string     // rel's last component
 	tmp  string     // the temporary file's name in dir
 	f    *os.File   // the open temporary file; nil once closed
-	end  int64      // highest offset written
+	end  int64      // highest offset written, holes included
+	hole int64      // end of the last hole (see Hole), 0 for none
 	err  error      // the first failed Write, returned by Commit
 	done bool       // committed or discarded
 
@@ -114,54 +115,98 @@ func (w *fileWriter) Write(ctx context.Context, off int64, data []byte, sum wire
 	return nil
 }
 
-// Commit implements endpoint.FileWriter. On failure the temporary file is
-// removed and the target left as it was, except that a directory at the
-// target may already be gone.
-func (w *fileWriter) Commit(ctx context.Context, size int64, mode uint32, mtime int64) error {
+// Hole implements endpoint.FileWriter: nothing is written; Commit makes
+// the file long enough that a hole at its end is part of it. The same
+// errors as Write's stick.
+func (w *fileWriter) Hole(ctx context.Context, off, n int64) error {
+	switch {
+	case w.done:
+		return fmt.Errorf("hole %s: %w", w.rel, fs.ErrClosed)
+	case w.err != nil:
+		return w.err
+	case ctx.Err() != nil:
+		w.err = fmt.Errorf("hole %s: %w", w.rel, ctx.Err())
+	case off < 0 || n <= 0 || off > math.MaxInt64-n:
+		w.err = fmt.Errorf("hole %s: %w: %d bytes at offset %d", w.rel, endpoint.ErrInvalidPath, n, off)
+	}
+	if w.err != nil {
+		return w.err
+	}
+	w.end = max(w.end, off+n)
+	w.hole = max(w.hole, off+n)
+	return nil
+}
+
+// Commit implements endpoint.FileWriter. The parts of attrs that the
+// endpoint's Caps allow are set on the temporary file (owner, extended
+// attributes, ACLs, in that order), then its mode and mtime, before it is
+// renamed into place. On failure the temporary file is removed and the
+// target left as it was, except that a directory at the target may
+// already be gone.
+func (w *fileWriter) Commit(ctx context.Context, size int64, mode uint32, mtime int64, attrs wire.Attrs) error {
 	if w.done {
 		return fmt.Errorf("commit %s: %w", w.rel, fs.ErrClosed)
 	}
-	if err := w.commit(ctx, size, mode, mtime); err != nil {
+	unsupported, err := w.commit(ctx, size, mode, mtime, &attrs)
+	if err != nil {
 		w.discard()
 		return err
 	}
 	w.done = true
 	w.release()
+	if unsupported != nil {
+		return fmt.Errorf("commit %s: %w", w.rel, unsupported)
+	}
 	return nil
 }
 
-func (w *fileWriter) commit(ctx context.Context, size int64, mode uint32, mtime int64) error {
+// commit is Commit but for the end of the writer. Metadata the file
+// system does not support is returned apart, as the first result.
+func (w *fileWriter) commit(ctx context.Context, size int64, mode uint32, mtime int64, attrs *wire.Attrs) (unsupported, err error) {
 	switch {
 	case w.err != nil:
-		return w.err
+		return nil, w.err
 	case w.end != size:
-		return fmt.Errorf("commit %s: %d bytes written, want %d", w.rel, w.end, size)
+		return nil, fmt.Errorf("commit %s: %d bytes written, want %d", w.rel, w.end, size)
 	case ctx.Err() != nil:
-		return fmt.Errorf("commit %s: %w", w.rel, ctx.Err())
+		return nil, fmt.Errorf("commit %s: %w", w.rel, ctx.Err())
 	case w.e.closed.Load():
-		return fmt.Errorf("commit %s: %w", w.rel, endpoint.ErrClosed)
+		return nil, fmt.Errorf("commit %s: %w", w.rel, endpoint.ErrClosed)
 	}
 	if err := w.checkBasis(); err != nil {
-		return err
+		return nil, err
+	}
+	if w.hole > 0 {
+		// A hole at the end: the file ends at size all the same.
+		if err := w.f.Truncate(size); err != nil {
+			return nil, fail("commit", w.rel, err)
+		}
+	}
+	if !attrs.IsZero() {
+		if err := w.e.setAttrs(w.dir.dir, w.tmp, 0, attrs); errors.Is(err, endpoint.ErrMetaUnsupported) {
+			unsupported = err
+		} else if err != nil {
+			return nil, fail("commit", w.rel, err)
+		}
 	}
 	if err := w.f.Chmod(fileMode(mode)); err != nil {
-		return fail("commit", w.rel, err)
+		return nil, fail("commit", w.rel, err)
 	}
 	if err := w.dir.chtimes(w.tmp, mtime); err != nil {
-		return fail("commit", w.rel, err)
+		return nil, fail("commit", w.rel, err)
 	}
 	if w.e.opts.fsync {
 		if err := w.f.Sync(); err != nil {
-			return fail("commit", w.rel, err)
+			return nil, fail("commit", w.rel, err)
 		}
 	}
 	f := w.f
 	w.f = nil
 	if err := f.Close(); err != nil {
-		return fail("commit", w.rel, err)
+		return nil, fail("commit", w.rel, err)
 	}
 	if err := w.e.replace(w.dir, w.tmp, w.name, w.rel); err != nil {
-		return fail("commit", w.rel, err)
+		return nil, fail("commit", w.rel, err)
 	}
 	if w.basisKind == wire.BasisPartial || size >= endpoint.ResumeMin {
 		// A partial file (this one's basis, or left by a run that lost
@@ -170,7 +215,7 @@ func (w *fileWriter) commit(ctx context.Context, size int64, mode uint32, mtime 
 		w.e.removeTemp(w.dir, partialName(w.name), w.rel)
 		tidySiblings(w.dir.dir, w.name, w.tmp)
 	}
-	return nil
+	return unsupported, nil
 }
 
 // Abort implements endpoint.FileWriter. It returns an error only if the

@@ -144,7 +144,7 @@ func TestCommit(t *testing.T) {
 			if _, err := os.Lstat(filepath.Join(dir, tt.rel)); tt.setup == nil && !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("target exists before Commit: %v", err)
 			}
-			if err := w.Commit(ctx, int64(len(tt.want)), tt.mode, testMtime.UnixNano()); err != nil {
+			if err := w.Commit(ctx, int64(len(tt.want)), tt.mode, testMtime.UnixNano(), wire.Attrs{}); err != nil {
 				t.Fatal(err)
 			}
 			if err := w.Abort(); err != nil {
@@ -229,7 +229,7 @@ func TestCommitFails(t *testing.T) {
 					t.Errorf("Write = %v, want %v", err, tt.wantErr)
 				}
 			}
-			err = w.Commit(ctx, tt.size, 0o644, testMtime.UnixNano())
+			err = w.Commit(ctx, tt.size, 0o644, testMtime.UnixNano(), wire.Attrs{})
 			if err == nil {
 				t.Fatal("Commit succeeded")
 			}
@@ -268,7 +268,7 @@ func TestAbort(t *testing.T) {
 	if err := w.Write(ctx, 5, []byte("x"), sum("x")); err == nil {
 		t.Error("Write after Abort succeeded")
 	}
-	if err := w.Commit(ctx, 5, 0o644, 0); err == nil {
+	if err := w.Commit(ctx, 5, 0o644, 0, wire.Attrs{}); err == nil {
 		t.Error("Commit after Abort succeeded")
 	}
 	if names := listDir(t, dir); len(names) != 0 {

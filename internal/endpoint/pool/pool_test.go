@@ -73,11 +73,11 @@ func (w *mortalWriter) Write(ctx context.Context, off int64, data []byte, sum wi
 	return w.FileWriter.Write(ctx, off, data, sum)
 }
 
-func (w *mortalWriter) Commit(ctx context.Context, size int64, mode uint32, mtime int64) error {
+func (w *mortalWriter) Commit(ctx context.Context, size int64, mode uint32, mtime int64, attrs wire.Attrs) error {
 	if err := w.m.dead(); err != nil {
 		return err
 	}
-	return w.FileWriter.Commit(ctx, size, mode, mtime)
+	return w.FileWriter.Commit(ctx, size, mode, mtime, attrs)
 }
 
 // members opens n endpoints of dir; afters[i] > 0 makes member i die
@@ -105,7 +105,7 @@ func writeAll(ctx context.Context, w endpoint.FileWriter, data []byte) error {
 			return err
 		}
 	}
-	return w.Commit(ctx, int64(len(data)), 0o644, 1e18)
+	return w.Commit(ctx, int64(len(data)), 0o644, 1e18, wire.Attrs{})
 }
 
 func TestSplitFile(t *testing.T) {
@@ -227,5 +227,52 @@ func TestEveryConnectionLost(t *testing.T) {
 	}
 	if _, err := e.Create(ctx, "g", 1); !errors.Is(err, endpoint.ErrClosed) {
 		t.Fatalf("Create with every connection dead = %v, want ErrClosed", err)
+	}
+}
+
+// TestSplitSparseFile writes a file with holes through three connections:
+// data through every one, the holes through the committing one, which
+// makes the file end where the last hole does.
+func TestSplitSparseFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	e := members(t, dir, 0, 0, 0)
+	const size = 4 * SplitSize
+	w, err := e.Create(ctx, "sparse", size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	if _, ok := w.(*split); !ok {
+		t.Fatalf("Create gave a %T, want a split writer", w)
+	}
+	block := bytes.Repeat([]byte{0x5a}, 64<<10)
+	var want []byte
+	for off := int64(0); off < size; off += SplitSize {
+		if err := w.Write(ctx, off, block, blake3.Sum256(block)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Hole(ctx, off+int64(len(block)), SplitSize-int64(len(block))); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, block...)
+		want = append(want, make([]byte, SplitSize-len(block))...)
+	}
+	if err := w.Commit(ctx, size, 0o644, 1e18, wire.Attrs{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "sparse"))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("file differs (%d vs %d bytes): %v", len(got), len(want), err)
+	}
+}
+
+func TestCapsOfFirstMember(t *testing.T) {
+	e := members(t, t.TempDir(), 0, 0)
+	if got, want := e.Caps(), e.members[0].ep.Caps(); got != want || got == 0 {
+		t.Errorf("Caps = %#x, want %#x, not 0", got, want)
+	}
+	if got := newEndpoint("/", nil).Caps(); got != 0 {
+		t.Errorf("Caps of an endpoint without members = %#x, want 0", got)
 	}
 }

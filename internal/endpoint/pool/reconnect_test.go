@@ -119,11 +119,11 @@ func (w *connWriter) Write(ctx context.Context, off int64, data []byte, sum wire
 	return w.FileWriter.Write(ctx, off, data, sum)
 }
 
-func (w *connWriter) Commit(ctx context.Context, size int64, mode uint32, mtime int64) error {
+func (w *connWriter) Commit(ctx context.Context, size int64, mode uint32, mtime int64, attrs wire.Attrs) error {
 	if err := w.c.check(); err != nil {
 		return err
 	}
-	return w.FileWriter.Commit(ctx, size, mode, mtime)
+	return w.FileWriter.Commit(ctx, size, mode, mtime, attrs)
 }
 
 // dialer makes conns: it fails its first `fails` dials (every dial with

@@ -155,9 +155,9 @@ func (s *single) Write(ctx context.Context, off int64, data []byte, sum wire.Sum
 	return s.check(s.w.Write(ctx, off, data, sum))
 }
 
-func (s *single) Commit(ctx context.Context, size int64, mode uint32, mtime int64) error {
+func (s *single) Commit(ctx context.Context, size int64, mode uint32, mtime int64, attrs wire.Attrs) error {
 	s.release()
-	return s.check(s.w.Commit(ctx, size, mode, mtime))
+	return s.check(s.w.Commit(ctx, size, mode, mtime, attrs))
 }
 
 func (s *single) Abort() error {
@@ -209,10 +209,13 @@ type lane struct {
 	weight int64 // this lane's share of the file in m.load, until released
 }
 
+// chunk is data to write at off, or with hole set, a hole of that many
+// bytes there.
 type chunk struct {
 	off  int64
 	data []byte
 	sum  wire.Sum
+	hole int64
 }
 
 // createSplit creates the file through every member of live, the first
@@ -280,7 +283,13 @@ func (s *split) feed(ctx context.Context, l *lane) {
 		if s.failed() {
 			continue
 		}
-		if err := l.w.Write(ctx, c.off, c.data, c.sum); err != nil {
+		var err error
+		if c.hole > 0 {
+			err = l.w.Hole(ctx, c.off, c.hole)
+		} else {
+			err = l.w.Write(ctx, c.off, c.data, c.sum)
+		}
+		if err != nil {
 			s.fail(l, err)
 		}
 	}
@@ -323,7 +332,7 @@ func (s *split) Write(ctx context.Context, off int64, data []byte, sum wire.Sum)
 		}
 	}
 	select {
-	case l.q <- chunk{off, data, sum}:
+	case l.q <- chunk{off: off, data: data, sum: sum}:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("write %s: %w", s.rel, ctx.Err())
@@ -345,7 +354,7 @@ func (s *split) drain() {
 }
 
 // Commit waits for every queued chunk, commits the parts, then the file.
-func (s *split) Commit(ctx context.Context, size int64, mode uint32, mtime int64) error {
+func (s *split) Commit(ctx context.Context, size int64, mode uint32, mtime int64, attrs wire.Attrs) error {
 	s.drain()
 	defer s.release()
 	if err := s.firstErr(); err != nil {
@@ -355,7 +364,7 @@ func (s *split) Commit(ctx context.Context, size int64, mode uint32, mtime int64
 	var g errgroup.Group
 	for _, l := range s.lanes[1:] {
 		g.Go(func() error {
-			if err := l.w.Commit(ctx, size, mode, mtime); err != nil {
+			if err := l.w.Commit(ctx, size, mode, mtime, wire.Attrs{}); err != nil {
 				s.fail(l, err)
 			}
 			return nil
@@ -367,7 +376,8 @@ func (s *split) Commit(ctx context.Context, size int64, mode uint32, mtime int64
 		return err
 	}
 	main := s.lanes[0]
-	if err := main.w.Commit(ctx, size, mode, mtime); err != nil {
+	err := main.w.Commit(ctx, size, mode, mtime, attrs)
+	if !committed(err) {
 		err = s.e.lost(main.m, err)
 		if errors.Is(err, endpoint.ErrRetry) {
 			s.e.removeTemp(s.rel, s.share)
@@ -377,7 +387,7 @@ func (s *split) Commit(ctx context.Context, size int64, mode uint32, mtime int64
 	s.mu.Lock()
 	s.committed = true
 	s.mu.Unlock()
-	return nil
+	return err
 }
 
 func (s *split) firstErr() error {

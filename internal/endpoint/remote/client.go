@@ -410,7 +410,8 @@ func (c *Client) Open(ctx context.Context, dir string, create bool) (endpoint.En
 	if err != nil {
 		return nil, opError("open", dir, err)
 	}
-	return &proxy{c: c, root: m.(*wire.OpenResp).Root}, nil
+	r := m.(*wire.OpenResp)
+	return &proxy{c: c, root: r.Root, caps: r.Caps}, nil
 }
 
 // checkHostPath refuses a host path the wire would refuse to send, with

@@ -353,7 +353,7 @@ func writeInChunks(ctx context.Context, ep endpoint.Endpoint, rel string, data [
 			return err
 		}
 	}
-	return w.Commit(ctx, int64(len(data)), 0o644, 0)
+	return w.Commit(ctx, int64(len(data)), 0o644, 0, wire.Attrs{})
 }
 
 // readInChunks reads rel from ep in reads of chunk bytes, checking every
@@ -498,7 +498,7 @@ func TestReadRefusesBadCompressedData(t *testing.T) {
 				if err := w.Write(ctx, 0, ch.Data, ch.Sum); err != nil {
 					return err
 				}
-				return w.Commit(ctx, ch.Size, 0o644, 0)
+				return w.Commit(ctx, ch.Size, 0o644, 0, wire.Attrs{})
 			}()
 			if !errors.Is(err, endpoint.ErrMismatch) {
 				t.Errorf("pull = %v, want endpoint.ErrMismatch", err)

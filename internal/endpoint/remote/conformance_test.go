@@ -68,7 +68,7 @@ func writeChunks(ctx context.Context, ep endpoint.Endpoint, rel string, data []b
 			return err
 		}
 	}
-	return w.Commit(ctx, int64(len(data)), 0o640, mtime)
+	return w.Commit(ctx, int64(len(data)), 0o640, mtime, wire.Attrs{})
 }
 
 // readAll reads rel in chunks and checks every chunk's hash.
@@ -105,6 +105,17 @@ func scanList(ctx context.Context, ep endpoint.Endpoint, rel string, opts endpoi
 			fmt.Fprintf(&b, " sum=%x", e.Sum[:4])
 		}
 		b.WriteString("\n")
+		return nil
+	})
+	return b.String(), err
+}
+
+// scanMeta is scanList with the metadata of version 4.
+func scanMeta(ctx context.Context, ep endpoint.Endpoint, rel string, opts endpoint.ScanOptions) (string, error) {
+	var b strings.Builder
+	err := ep.Scan(ctx, rel, opts, func(e *wire.Entry) error {
+		fmt.Fprintf(&b, "%s %v %#o nlink=%d link=%q sparse=%v rdev=%d xattrs=%v/%v acl=%v/%v\n",
+			e.Path, e.Type, e.Mode, e.Nlink, e.Link, e.Sparse, e.Rdev, e.Attrs.HasXattrs, e.Attrs.Xattrs, e.Attrs.HasACL, e.Attrs.ACL)
 		return nil
 	})
 	return b.String(), err
@@ -308,7 +319,7 @@ var conformanceSteps = []conformanceStep{
 			if err := w.Write(ctx, 0, []byte("12345"), blake3.Sum256([]byte("12345"))); err != nil {
 				return "", err
 			}
-			err = w.Commit(ctx, 6, 0o644, 0)
+			err = w.Commit(ctx, 6, 0o644, 0, wire.Attrs{})
 			return fmt.Sprint(endpoint.Code(err)), err
 		},
 		want: errAny,
@@ -378,6 +389,102 @@ var conformanceSteps = []conformanceStep{
 			return "", writeChunks(ctx, c.ep, "nodir/f", []byte("x"), nil, 0)
 		},
 		want: fs.ErrNotExist,
+	},
+	{
+		name: "caps",
+		run: func(ctx context.Context, c *conformance) (string, error) {
+			return fmt.Sprintf("%#x", c.ep.Caps()), nil
+		},
+	},
+	{
+		name: "apply metadata",
+		run: func(ctx context.Context, c *conformance) (string, error) {
+			xattrs := wire.Attrs{HasXattrs: true, Xattrs: []wire.Xattr{{Name: "user.fcp", Value: []byte("conformance")}}}
+			return applyOutcome(ctx, c.ep, []wire.Op{
+				{Kind: wire.OpLink, Path: "a/biglink", Target: "a/b/big"},
+				{Kind: wire.OpLink, Path: "a/biglink", Target: "a/b/big"},
+				{Kind: wire.OpLink, Path: "a/dirlink", Target: "a/b"},
+				{Kind: wire.OpLink, Path: "a/missinglink", Target: "a/nope"},
+				{Kind: wire.OpMknod, Path: "a/fifo", Type: wire.TypeFIFO, Mode: 0o640, Mtime: 1_600_000_000_000_000_000},
+				{Kind: wire.OpSetMeta, Path: "a/small", Mode: 0o600, Mtime: 1_500_000_000_000_000_001, Attrs: xattrs},
+				{Kind: wire.OpSetMeta, Path: "a/b", Mode: 0o711, Mtime: 1_600_000_000_000_000_000, Attrs: xattrs},
+				{Kind: wire.OpLink, Path: ".", Target: "a/small"},
+			})
+		},
+	},
+	{
+		name: "scan metadata",
+		run: func(ctx context.Context, c *conformance) (string, error) {
+			return scanMeta(ctx, c.ep, "a", endpoint.ScanOptions{Want: wire.WantLinks | wire.WantXattrs | wire.WantSpecials | wire.WantACL})
+		},
+	},
+	{
+		name: "scan without specials",
+		run: func(ctx context.Context, c *conformance) (string, error) {
+			return scanMeta(ctx, c.ep, "a", endpoint.ScanOptions{})
+		},
+	},
+	{
+		name: "create sparse file",
+		run: func(ctx context.Context, c *conformance) (string, error) {
+			w, err := c.ep.Create(ctx, "sparse", 4<<20)
+			if err != nil {
+				return "", err
+			}
+			defer w.Abort()
+			block := bytes.Repeat([]byte{7}, 4096)
+			sum := blake3.Sum256(block)
+			for _, err := range []error{
+				w.Write(ctx, 0, block, sum),
+				w.Hole(ctx, 4096, 2<<20-4096),
+				w.Write(ctx, 2<<20, block, sum),
+				w.Hole(ctx, 2<<20+4096, 2<<20-4096),
+			} {
+				if err != nil {
+					return "", err
+				}
+			}
+			return "", w.Commit(ctx, 4<<20, 0o644, 1_500_000_000_000_000_004, wire.Attrs{})
+		},
+	},
+	{
+		name: "extents",
+		run: func(ctx context.Context, c *conformance) (string, error) {
+			x, err := c.ep.Extents(ctx, "sparse", 0)
+			return fmt.Sprintf("%v next=%d size=%d mtime=%d", x.List, x.Next, x.Size, x.Mtime), err
+		},
+	},
+	{
+		name: "extents from an offset",
+		run: func(ctx context.Context, c *conformance) (string, error) {
+			x, err := c.ep.Extents(ctx, "sparse", 4096)
+			return fmt.Sprintf("%v next=%d", x.List, x.Next), err
+		},
+	},
+	{
+		name: "extents of a directory",
+		run: func(ctx context.Context, c *conformance) (string, error) {
+			_, err := c.ep.Extents(ctx, "a", 0)
+			return "", err
+		},
+		want: syscall.EISDIR,
+	},
+	{
+		name: "commit with an unsupported attribute",
+		run: func(ctx context.Context, c *conformance) (string, error) {
+			w, err := c.ep.Create(ctx, "unsupported", 1)
+			if err != nil {
+				return "", err
+			}
+			defer w.Abort()
+			if err := w.Write(ctx, 0, []byte("x"), blake3.Sum256([]byte("x"))); err != nil {
+				return "", err
+			}
+			err = w.Commit(ctx, 1, 0o644, 0, wire.Attrs{HasXattrs: true, Xattrs: []wire.Xattr{{Name: "nonamespace.x", Value: []byte("y")}}})
+			data, rerr := readAll(ctx, c.ep, "unsupported")
+			return fmt.Sprintf("%q %v", data, rerr), err
+		},
+		want: endpoint.ErrMetaUnsupported,
 	},
 	{
 		name: "remove tree",

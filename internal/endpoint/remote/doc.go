@@ -11,8 +11,11 @@
 // it answers. Stat, Glob, Open, Close, Read and Apply are answered by one
 // frame; a scan by ScanBatch frames and a final Result; a file being
 // created by nothing until its commit, which gets a Result. The id of an
-// OpenReq becomes the root handle that later requests name; the id of a
-// CreateReq names the file in its Data, CommitReq and AbortReq frames.
+// OpenReq becomes the root handle that later requests name, and its
+// answer carries the endpoint's Caps; the id of a CreateReq names the file
+// in its Data, CopyData, Hole, CommitReq and AbortReq frames. An
+// ExtentsReq (where a sparse file has data) runs like a read, and an
+// ApplyReq carries at most about 1 MiB of paths and attributes.
 // Errors cross as a wire.Result holding endpoint.Code(err) and the error's
 // text, and come out of the Client as endpoint.FromCode(code, text), so
 // errors.Is matches the same sentinels on both sides.

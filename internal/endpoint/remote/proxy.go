@@ -16,6 +16,7 @@ import (
 type proxy struct {
 	c      *Client
 	root   uint32
+	caps   wire.Caps // from the OpenResp
 	closed atomic.Bool
 }
 
@@ -48,7 +49,7 @@ func (p *proxy) Scan(ctx context.Context, rel string, opts endpoint.ScanOptions,
 	}
 	c := p.c
 	id := c.newID()
-	req := &wire.ScanReq{Root: p.root, Path: rel, Hash: opts.Hash, Rules: opts.Rules, Credit: scanCredit, Tidy: opts.Tidy}
+	req := &wire.ScanReq{Root: p.root, Path: rel, Hash: opts.Hash, Rules: opts.Rules, Credit: scanCredit, Tidy: opts.Tidy, Want: opts.Want}
 	// Room for every batch the credit allows, and the Result.
 	cl, err := c.request(id, req, wire.KindScanBatch, scanCredit+1)
 	if err != nil {
@@ -176,8 +177,9 @@ func (p *proxy) Read(ctx context.Context, rel string, off int64, n int) (endpoin
 
 // Apply implements endpoint.Endpoint. An op the agent would refuse
 // locally (an invalid path) fails here without being sent; the others go
-// in requests of at most wire.MaxBatch ops, each sent after the previous
-// one is answered, so they are applied in order.
+// in requests of at most wire.MaxBatch ops and about applyBytes bytes,
+// each sent after the previous one is answered, so they are applied in
+// order.
 func (p *proxy) Apply(ctx context.Context, ops []wire.Op) ([]error, error) {
 	if p.closed.Load() {
 		return nil, fmt.Errorf("apply: %w", endpoint.ErrClosed)
@@ -194,7 +196,12 @@ func (p *proxy) Apply(ctx context.Context, ops []wire.Op) ([]error, error) {
 		index = append(index, i)
 	}
 	for len(valid) > 0 {
-		batch := valid[:min(len(valid), wire.MaxBatch)]
+		n, size := 0, 0
+		for n < len(valid) && n < wire.MaxBatch && (n == 0 || size < applyBytes) {
+			size += len(valid[n].Path) + len(valid[n].Target) + attrsSize(&valid[n].Attrs)
+			n++
+		}
+		batch := valid[:n]
 		m, err := p.c.roundTrip(ctx, &wire.ApplyReq{Root: p.root, Ops: batch}, wire.KindApplyResp)
 		if err != nil {
 			return nil, fmt.Errorf("apply: %w", err)
@@ -323,14 +330,17 @@ func (w *fileWriter) Write(ctx context.Context, off int64, data []byte, sum wire
 // Commit implements endpoint.FileWriter. It is the file's only round
 // trip. If ctx ends while Commit waits, the file may or may not have been
 // committed.
-func (w *fileWriter) Commit(ctx context.Context, size int64, mode uint32, mtime int64) error {
+func (w *fileWriter) Commit(ctx context.Context, size int64, mode uint32, mtime int64, attrs wire.Attrs) error {
 	if w.state != writerOpen {
 		return opError("commit", w.path, endpoint.ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
 		return opError("commit", w.path, err)
 	}
-	req := &wire.CommitReq{Size: size, Mode: mode, Mtime: mtime}
+	req := &wire.CommitReq{Size: size, Mode: mode, Mtime: mtime, Attrs: attrs}
+	if err := req.Validate(); err != nil {
+		return opError("commit", w.path, fmt.Errorf("%w: %v", endpoint.ErrInvalidPath, err))
+	}
 	held := w.held
 	w.held = nil
 	cl, err := w.c.request(w.id, req, wire.KindResult, 1, held...)

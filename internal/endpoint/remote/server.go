@@ -32,6 +32,10 @@ const (
 	batchEntries = 256
 	batchBytes   = 64 << 10
 	batchDelay   = 5 * time.Millisecond
+
+	// applyBytes is about the most an ApplyReq carries (its ops' paths
+	// and attributes), far below wire.MaxFrame.
+	applyBytes = 1 << 20
 )
 
 // ServeOptions adjusts Serve.
@@ -291,6 +295,32 @@ func (s *server) dispatch(ctx context.Context, id uint32, m wire.Message) error 
 			}
 		})
 
+	case *wire.ExtentsReq:
+		ep, ok := s.roots[m.Root]
+		if !ok {
+			return s.reply(id, unknownRoot(m.Root))
+		}
+		return s.spawn(ctx, id, func(rctx context.Context) {
+			x, err := ep.Extents(rctx, m.Path, m.Off)
+			var resp wire.Message = &wire.ExtentsResp{Size: x.Size, Mtime: x.Mtime, Next: x.Next, Extents: x.List}
+			if err != nil {
+				resp = result(err)
+			}
+			if err := s.reply(id, resp); err != nil {
+				s.log.Debug("extents reply lost", "id", id, "err", err)
+			}
+		})
+
+	case *wire.Hole:
+		w, ok := s.writers[id]
+		if !ok {
+			return fmt.Errorf("%w: Hole for unknown file %d", wire.ErrProtocol, id)
+		}
+		if w.err == nil {
+			w.err = w.fw.Hole(ctx, m.Off, m.Len)
+		}
+		return nil
+
 	case *wire.ApplyReq:
 		ep, ok := s.roots[m.Root]
 		if !ok {
@@ -350,9 +380,9 @@ func (s *server) dispatch(ctx context.Context, id uint32, m wire.Message) error 
 		s.dropWriter(id, w)
 		err := w.err
 		if err == nil {
-			err = w.fw.Commit(ctx, m.Size, m.Mode, m.Mtime)
+			err = w.fw.Commit(ctx, m.Size, m.Mode, m.Mtime, m.Attrs)
 		}
-		if err != nil && w.fw != nil {
+		if err != nil && w.fw != nil && !errors.Is(err, endpoint.ErrMetaUnsupported) {
 			w.fw.Abort()
 		}
 		return s.reply(id, result(err))
@@ -410,7 +440,7 @@ func (s *server) openRoot(ctx context.Context, id uint32, m *wire.OpenReq) wire.
 		return result(err)
 	}
 	s.roots[id] = ep
-	return &wire.OpenResp{Root: id, Abs: st.Abs}
+	return &wire.OpenResp{Root: id, Abs: st.Abs, Caps: ep.Caps()}
 }
 
 // create serves a CreateReq. Its failure is kept in the writer, to be
@@ -534,34 +564,27 @@ func (s *server) read(ctx context.Context, id uint32, ep endpoint.Endpoint, m *w
 	}
 }
 
-// scan serves one ScanReq: one goroutine walks the tree into entries while
-// this one packs them into batches as credit allows, then sends the
+// scan serves one ScanReq: one goroutine walks the tree into batches (see
+// batcher) while this one sends them as credit allows, then sends the
 // Result.
 func (s *server) scan(ctx context.Context, id uint32, ep endpoint.Endpoint, m *wire.ScanReq, cr *credit) {
 	defer s.finish(id)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	entries := make(chan wire.Entry, batchEntries)
+	b := newBatcher()
 	var scanErr error
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		defer close(entries)
-		opts := endpoint.ScanOptions{Hash: m.Hash, Rules: m.Rules, Tidy: m.Tidy}
+		defer b.close()
+		opts := endpoint.ScanOptions{Hash: m.Hash, Rules: m.Rules, Tidy: m.Tidy, Want: m.Want}
 		scanErr = ep.Scan(ctx, m.Path, opts, func(e *wire.Entry) error {
-			select {
-			case entries <- *e:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+			return b.add(ctx, e)
 		})
 	})
-	err := s.sendBatches(ctx, id, entries, cr)
+	err := s.sendBatches(ctx, id, b, cr)
 	if err != nil {
 		cancel()
-		for range entries {
-		}
 	}
 	wg.Wait()
 	if err == nil {
@@ -572,54 +595,25 @@ func (s *server) scan(ctx context.Context, id uint32, ep endpoint.Endpoint, m *w
 	}
 }
 
-// sendBatches sends the entries in ScanBatch frames until entries is
-// closed. Each batch takes one credit; a partial batch goes out batchDelay
+// sendBatches sends the batches of b in ScanBatch frames until its entries
+// end. Each batch takes one credit; a partial batch goes out batchDelay
 // after its first entry, so a slow scan still feeds the peer's pipeline.
-func (s *server) sendBatches(ctx context.Context, id uint32, entries <-chan wire.Entry, cr *credit) error {
-	batch := make([]wire.Entry, 0, batchEntries)
-	size := 0
+func (s *server) sendBatches(ctx context.Context, id uint32, b *batcher, cr *credit) error {
 	timer := time.NewTimer(batchDelay)
-	defer timer.Stop()
-	flush := func() error {
+	timer.Stop()
+	var spare []wire.Entry
+	for {
+		batch, ok, err := b.next(ctx, timer, spare)
+		if err != nil || !ok {
+			return err
+		}
 		if err := cr.take(ctx); err != nil {
 			return err
 		}
 		if err := s.conn.Send(id, &wire.ScanBatch{Entries: batch}); err != nil {
 			return fmt.Errorf("send ScanBatch %d: %w", id, err)
 		}
-		batch, size = batch[:0], 0
-		return nil
-	}
-	for {
-		var due <-chan time.Time
-		if len(batch) > 0 {
-			due = timer.C
-		}
-		select {
-		case e, ok := <-entries:
-			if !ok {
-				if len(batch) > 0 {
-					return flush()
-				}
-				return nil
-			}
-			if len(batch) == 0 {
-				timer.Reset(batchDelay)
-			}
-			batch = append(batch, e)
-			size += len(e.Path) + len(e.Target) + 64
-			if len(batch) >= batchEntries || size >= batchBytes {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-		case <-due:
-			if err := flush(); err != nil {
-				return err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		spare = batch
 	}
 }
 

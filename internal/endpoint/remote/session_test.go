@@ -137,7 +137,7 @@ func writeFile(ctx context.Context, ep endpoint.Endpoint, rel string, data []byt
 	if err := w.Write(ctx, 0, data, blake3.Sum256(data)); err != nil {
 		return err
 	}
-	return w.Commit(ctx, int64(len(data)), mode, mtime)
+	return w.Commit(ctx, int64(len(data)), mode, mtime, wire.Attrs{})
 }
 
 func TestServeReturnsNilWhenClientCloses(t *testing.T) {
@@ -171,7 +171,7 @@ func TestServeReturnsNilWhenClientCloses(t *testing.T) {
 	if _, err := s.client.Stat(ctx, dir); !errors.Is(err, endpoint.ErrClosed) {
 		t.Errorf("Stat after Close = %v, want endpoint.ErrClosed", err)
 	}
-	if err := w.Commit(ctx, 3, 0o644, 0); !errors.Is(err, endpoint.ErrClosed) {
+	if err := w.Commit(ctx, 3, 0o644, 0, wire.Attrs{}); !errors.Is(err, endpoint.ErrClosed) {
 		t.Errorf("Commit after Close = %v, want endpoint.ErrClosed", err)
 	}
 }
@@ -588,10 +588,10 @@ type gatedWriter struct {
 	h *gatedHost
 }
 
-func (w *gatedWriter) Commit(ctx context.Context, size int64, mode uint32, mtime int64) error {
+func (w *gatedWriter) Commit(ctx context.Context, size int64, mode uint32, mtime int64, attrs wire.Attrs) error {
 	w.h.entered <- struct{}{}
 	<-w.h.gate
-	return w.FileWriter.Commit(ctx, size, mode, mtime)
+	return w.FileWriter.Commit(ctx, size, mode, mtime, attrs)
 }
 
 func TestConnectionLost(t *testing.T) {
@@ -1114,10 +1114,11 @@ func (nopWriterEndpoint) Create(context.Context, string, int64) (endpoint.FileWr
 
 type nopWriter struct{}
 
-func (nopWriter) Write(context.Context, int64, []byte, wire.Sum) error { return nil }
-func (nopWriter) Commit(context.Context, int64, uint32, int64) error   { return nil }
-func (nopWriter) Abort() error                                         { return nil }
-func (nopWriter) Suspend() error                                       { return nil }
+func (nopWriter) Write(context.Context, int64, []byte, wire.Sum) error           { return nil }
+func (nopWriter) Commit(context.Context, int64, uint32, int64, wire.Attrs) error { return nil }
+func (nopWriter) Hole(context.Context, int64, int64) error                       { return nil }
+func (nopWriter) Abort() error                                                   { return nil }
+func (nopWriter) Suspend() error                                                 { return nil }
 func (nopWriter) Copy(context.Context, int64, int64, int, wire.Sum) error {
 	return nil
 }
@@ -1146,20 +1147,20 @@ func TestOpenFilesBounded(t *testing.T) {
 	for i := range writers {
 		writers[i] = create(fmt.Sprintf("f%d", i))
 	}
-	if err := create("one-too-many").Commit(ctx, 1, 0o644, 0); !errors.Is(err, endpoint.ErrInvalidPath) {
+	if err := create("one-too-many").Commit(ctx, 1, 0o644, 0, wire.Attrs{}); !errors.Is(err, endpoint.ErrInvalidPath) {
 		t.Errorf("commit beyond the limit = %v, want endpoint.ErrInvalidPath", err)
 	}
-	if err := writers[0].Commit(ctx, 1, 0o644, 0); err != nil {
+	if err := writers[0].Commit(ctx, 1, 0o644, 0, wire.Attrs{}); err != nil {
 		t.Fatal(err)
 	}
 	writers[1].Abort()
 	for _, name := range []string{"again1", "again2"} {
-		if err := create(name).Commit(ctx, 1, 0o644, 0); err != nil {
+		if err := create(name).Commit(ctx, 1, 0o644, 0, wire.Attrs{}); err != nil {
 			t.Errorf("commit after others ended: %v", err)
 		}
 	}
 	for _, w := range writers[2:] {
-		if err := w.Commit(ctx, 1, 0o644, 0); err != nil {
+		if err := w.Commit(ctx, 1, 0o644, 0, wire.Attrs{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -3,6 +3,7 @@ package shell
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -22,6 +23,8 @@ var opNames = map[wire.OpKind]string{
 	wire.OpRemove:  "remove",
 	wire.OpSetMeta: "setmeta",
 	wire.OpRename:  "rename",
+	wire.OpLink:    "link",
+	wire.OpMknod:   "mknod",
 }
 
 // Apply implements endpoint.Endpoint. Ops run in order, in commands of up
@@ -47,6 +50,8 @@ var opNames = map[wire.OpKind]string{
 //     fails with an error matching fs.ErrNotExist; one of Path and Target
 //     inside the other fails with endpoint.ErrInvalidPath; without mv -T
 //     it fails with errors.ErrUnsupported.
+//   - OpLink and OpMknod fail with errors.ErrUnsupported (see Caps), and
+//     the Attrs of OpSetMeta and OpSymlink are ignored.
 //
 // OpSymlink and OpRemove refuse "." with endpoint.ErrInvalidPath, as does
 // an unknown op kind. The second result is the failure of a command as a
@@ -87,6 +92,8 @@ func (e *shellEndpoint) checkOp(ctx context.Context, op wire.Op) error {
 		return err
 	}
 	switch op.Kind {
+	case wire.OpLink, wire.OpMknod:
+		return fmt.Errorf("%s %s: %w through a shell", name, op.Path, errors.ErrUnsupported)
 	case wire.OpSymlink, wire.OpRemove:
 		if op.Path == "." {
 			return fmt.Errorf("%s .: %w: the root", name, endpoint.ErrInvalidPath)

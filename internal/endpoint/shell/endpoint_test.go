@@ -198,7 +198,7 @@ func TestShellDies(t *testing.T) {
 			}
 		}
 		kw.after = kw.written.Load() + 4<<20 // half way through the file
-		if err := w.Commit(ctx, int64(len(data)), 0o644, 0); !errors.Is(err, endpoint.ErrClosed) {
+		if err := w.Commit(ctx, int64(len(data)), 0o644, 0, wire.Attrs{}); !errors.Is(err, endpoint.ErrClosed) {
 			t.Errorf("Commit: %v", err)
 		}
 		checkGone(t, filepath.Join(dir, "big"))
@@ -281,7 +281,7 @@ func putCtx(ctx context.Context, e endpoint.Endpoint, rel, content string) error
 	if err := w.Write(ctx, 0, []byte(content), sum(content)); err != nil {
 		return err
 	}
-	return w.Commit(ctx, int64(len(content)), 0o644, 0)
+	return w.Commit(ctx, int64(len(content)), 0o644, 0, wire.Attrs{})
 }
 
 // TestPayloadDrained sends a payload that tar gives up on at once, the

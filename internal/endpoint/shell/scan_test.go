@@ -5,7 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
-	"slices"
+	"reflect"
 	"syscall"
 	"testing"
 
@@ -63,7 +63,7 @@ func TestScanMatchesLocal(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if !slices.Equal(got, want) {
+					if !reflect.DeepEqual(got, want) {
 						t.Errorf("got %d entries, want %d", len(got), len(want))
 						for i := range max(len(got), len(want)) {
 							var g, w wire.Entry
@@ -73,7 +73,7 @@ func TestScanMatchesLocal(t *testing.T) {
 							if i < len(want) {
 								w = want[i]
 							}
-							if g != w {
+							if !reflect.DeepEqual(g, w) {
 								t.Errorf("%d: got %+v\nwant %+v", i, g, w)
 								break
 							}

@@ -113,10 +113,11 @@ func (w *fileWriter) spill() error {
 
 // Commit implements endpoint.FileWriter: it sends the file, with other
 // files committed meanwhile, and returns once it is in place (or not).
+// attrs are ignored (see Caps).
 // If ctx ends first, Commit returns its error and the file is left out
 // if its data has not been sent yet; if it has, the file may still be put
 // in place.
-func (w *fileWriter) Commit(ctx context.Context, size int64, mode uint32, mtime int64) error {
+func (w *fileWriter) Commit(ctx context.Context, size int64, mode uint32, mtime int64, _ wire.Attrs) error {
 	if w.done {
 		return fmt.Errorf("commit %s: %w", w.rel, fs.ErrClosed)
 	}

@@ -105,7 +105,7 @@ func TestCommitLarge(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := w.Commit(ctx, int64(len(data)), 0o600, testMtime.UnixNano()); err != nil {
+		if err := w.Commit(ctx, int64(len(data)), 0o600, testMtime.UnixNano(), wire.Attrs{}); err != nil {
 			t.Fatal(err)
 		}
 		got, err := os.ReadFile(filepath.Join(dir, "large"))
@@ -126,7 +126,7 @@ func TestCommitFailures(t *testing.T) {
 			if err := w.Write(ctx, 0, []byte("hello"), sum("HELLO")); !errors.Is(err, endpoint.ErrMismatch) {
 				t.Errorf("Write: %v", err)
 			}
-			if err := w.Commit(ctx, 5, 0o644, 0); !errors.Is(err, endpoint.ErrMismatch) {
+			if err := w.Commit(ctx, 5, 0o644, 0, wire.Attrs{}); !errors.Is(err, endpoint.ErrMismatch) {
 				t.Errorf("Commit: %v", err)
 			}
 			checkGone(t, filepath.Join(dir, "mismatch"))
@@ -134,7 +134,7 @@ func TestCommitFailures(t *testing.T) {
 		t.Run("short", func(t *testing.T) {
 			w, _ := ep.Create(ctx, "short", 10)
 			w.Write(ctx, 0, []byte("hello"), sum("hello"))
-			if err := w.Commit(ctx, 10, 0o644, 0); err == nil {
+			if err := w.Commit(ctx, 10, 0o644, 0, wire.Attrs{}); err == nil {
 				t.Error("Commit of 5 bytes of 10 succeeded")
 			}
 			checkGone(t, filepath.Join(dir, "short"))
@@ -144,7 +144,7 @@ func TestCommitFailures(t *testing.T) {
 			w.Write(ctx, 0, []byte("hello"), sum("hello"))
 			w.Abort()
 			w.Abort()
-			if err := w.Commit(ctx, 5, 0o644, 0); !errors.Is(err, fs.ErrClosed) {
+			if err := w.Commit(ctx, 5, 0o644, 0, wire.Attrs{}); !errors.Is(err, fs.ErrClosed) {
 				t.Errorf("Commit after Abort: %v", err)
 			}
 			checkGone(t, filepath.Join(dir, "aborted"))
@@ -154,7 +154,7 @@ func TestCommitFailures(t *testing.T) {
 			w, _ := ep.Create(cctx, "cancelled", 5)
 			w.Write(cctx, 0, []byte("hello"), sum("hello"))
 			cancel()
-			if err := w.Commit(cctx, 5, 0o644, 0); !errors.Is(err, context.Canceled) {
+			if err := w.Commit(cctx, 5, 0o644, 0, wire.Attrs{}); !errors.Is(err, context.Canceled) {
 				t.Errorf("Commit: %v", err)
 			}
 			checkGone(t, filepath.Join(dir, "cancelled"))
@@ -325,5 +325,60 @@ func TestLongNames(t *testing.T) {
 		}
 		ep.Close()
 		checkNoLeftovers(t, dir)
+	})
+}
+
+// TestHoles checks that holes become zeros of the file sent, in memory
+// and spilled, and that the metadata the shell cannot keep is refused or
+// ignored as Caps says.
+func TestHoles(t *testing.T) {
+	forShells(t, func(t *testing.T, kind shellKind) {
+		dir := t.TempDir()
+		ep, _ := openShell(t, kind, dir, Options{})
+		ctx := t.Context()
+		tests := []struct {
+			name string
+			size int64
+		}{
+			{"in memory", memLimit / 2},
+			{"spilled", 3 * memLimit},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				w, err := ep.Create(ctx, "f", tc.size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer w.Abort()
+				mid := tc.size / 2
+				for _, err := range []error{
+					w.Hole(ctx, 0, mid),
+					w.Write(ctx, mid, []byte("x"), sum("x")),
+					w.Hole(ctx, mid+1, tc.size-mid-1),
+					w.Commit(ctx, tc.size, 0o644, testMtime.UnixNano(), wire.Attrs{HasUid: true, Uid: 1234}),
+				} {
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				want := make([]byte, tc.size)
+				want[mid] = 'x'
+				if got := readFile(t, filepath.Join(dir, "f")); got != string(want) {
+					t.Errorf("file of %d bytes differs", len(got))
+				}
+			})
+		}
+		if ep.Caps() != 0 {
+			t.Errorf("Caps = %#x, want none", ep.Caps())
+		}
+		errs, err := ep.Apply(ctx, []wire.Op{{Kind: wire.OpLink, Path: "g", Target: "f"}, {Kind: wire.OpMknod, Path: "p", Type: wire.TypeFIFO}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, err := range errs {
+			if !errors.Is(err, errors.ErrUnsupported) {
+				t.Errorf("op %d: %v, want errors.ErrUnsupported", i, err)
+			}
+		}
 	})
 }
