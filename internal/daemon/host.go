@@ -85,7 +85,7 @@ func (h *exportHost) Open(ctx context.Context, dir string, create bool) (endpoin
 	if r.ReadOnly {
 		return &readOnlyEndpoint{Endpoint: e, root: r.Name}, nil
 	}
-	return e, nil
+	return &policyEndpoint{Endpoint: e}, nil
 }
 
 // Close implements endpoint.Host: it closes every Endpoint opened.

@@ -523,3 +523,51 @@ func TestServeIdleTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestServeWritePolicy checks that a key with write access gains nothing
+// of fcpd's user: no owners, no device nodes, no set-id bits.
+func TestServeWritePolicy(t *testing.T) {
+	l := startLab(t, nil)
+	c := l.mustConnect(t, l.keyA)
+	ctx := context.Background()
+	ep, err := c.Open(ctx, "/data", false)
+	must(t, err)
+	defer ep.Close()
+	if caps := ep.Caps(); caps&(wire.CapOwner|wire.CapDevices) != 0 {
+		t.Errorf("fcpd offers capabilities %b", caps)
+	}
+	data := []byte("#!/bin/sh\n")
+	w, err := ep.Create(ctx, "suid", int64(len(data)))
+	must(t, err)
+	must(t, w.Write(ctx, 0, data, blake3.Sum256(data)))
+	must(t, w.Commit(ctx, int64(len(data)), 0o4755, time.Now().UnixNano(),
+		wire.Attrs{HasUid: true, Uid: 4321, HasGid: true, Gid: 4321, User: "nobody", Group: "nogroup"}))
+	fi, err := os.Stat(filepath.Join(l.data, "suid"))
+	must(t, err)
+	if fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0 || fi.Mode().Perm() != 0o755 {
+		t.Errorf("mode %v, want 0755 without set-id bits", fi.Mode())
+	}
+	if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != os.Geteuid() {
+		t.Errorf("owner %d, want fcpd's own %d", st.Uid, os.Geteuid())
+	}
+	errs, err := ep.Apply(ctx, []wire.Op{
+		{Kind: wire.OpMknod, Path: "disk", Type: wire.TypeBlock, Rdev: 8 << 8, Mode: 0o666},
+		{Kind: wire.OpMkdir, Path: "d", Mode: 0o2755},
+		{Kind: wire.OpSetMeta, Path: "suid", Mode: 0o6755, Mtime: time.Now().UnixNano()},
+	})
+	must(t, err)
+	if !errors.Is(errs[0], fs.ErrPermission) {
+		t.Errorf("mknod of a block device: %v, want a permission error", errs[0])
+	}
+	if errs[1] != nil || errs[2] != nil {
+		t.Errorf("mkdir, setmeta: %v, %v", errs[1], errs[2])
+	}
+	if _, err := os.Lstat(filepath.Join(l.data, "disk")); err == nil {
+		t.Error("a device node was made")
+	}
+	fi, err = os.Stat(filepath.Join(l.data, "suid"))
+	must(t, err)
+	if fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
+		t.Errorf("setmeta left mode %v", fi.Mode())
+	}
+}
