@@ -40,7 +40,7 @@ const (
 // only the delta tools run. The last, wlLatency (latency.go), is fcp
 // replicate's alone and has a table of its own.
 var (
-	allWorkloads   = []string{wlFile, wlTree, wlNoChange, wlOverwrite, wlAppend, wlResume, wlLatency}
+	allWorkloads   = []string{wlFile, wlTree, wlNoChange, wlOverwrite, wlAppend, wlResume, wlMillion, wlMillionNoChange, wlSparse, wlLatency}
 	deltaWorkloads = []string{wlOverwrite, wlAppend, wlResume}
 )
 
@@ -66,6 +66,9 @@ type options struct {
 	queue      int64
 	user       string
 	edits      int
+
+	// scaleTimeout is the cap of a run of the scale workloads (scale.go).
+	scaleTimeout time.Duration
 }
 
 func (o *options) addFlags(fs *flag.FlagSet) {
@@ -74,7 +77,9 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.timeout, "timeout", 120*time.Second, "cap of one run; a tool that hits it is not run again on that workload and link")
 	fs.StringVar(&o.links, "links", "direct,wan", "links to measure: direct (veth, no added delay), wan (emulated, see -delay and -rate)")
 	fs.StringVar(&o.tools, "tools", strings.Join(tool.Names, ","), "tools to compare")
-	fs.StringVar(&o.workloads, "workloads", strings.Join(allWorkloads, ","), "workloads: file (one large file), tree (many small files), nochange (the tree again, unchanged); "+
+	fs.DurationVar(&o.scaleTimeout, "scale-timeout", 15*time.Minute, "cap of one run of the scale workloads (million, sparse)")
+	fs.StringVar(&o.workloads, "workloads", strings.Join(slices.DeleteFunc(slices.Clone(allWorkloads), isScale), ","), "workloads: file (one large file), tree (many small files), nochange (the tree again, unchanged); "+
+		"not run unless named, with rsync and fcp only: million (1,000,000 tiny files, then again unchanged), sparse (a 10 GiB sparse file, rsync -S and fcp -S); "+
 		"with rsync and fcp only: overwrite (the file with 1 MiB changed in the middle, onto its old version), append (10 MiB appended, onto its old version), "+
 		"resume (the file onto what a copy killed half way left); "+
 		"latency (fcp replicate alone: how soon edits and branch switches in a git working tree reach the copy)")
@@ -163,6 +168,13 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 		workloads, _ = pick(strings.Join(workloads, ",")+","+wlTree, allWorkloads)
 		logf("the no-change workload re-runs each tool's own copy of the tree: adding the tree workload")
 	}
+	workloads = pickScale(workloads, allWorkloads)
+	if !slices.ContainsFunc(toolNames, func(n string) bool { t, _ := tool.New(n, tool.Options{}); return t.Scale }) {
+		if kept := slices.DeleteFunc(slices.Clone(workloads), isScale); len(kept) < len(workloads) {
+			logf("none of the tools runs the scale workloads (rsync and fcp do): leaving them out")
+			workloads = kept
+		}
+	}
 	if !slices.ContainsFunc(toolNames, func(n string) bool { t, _ := tool.New(n, tool.Options{}); return t.Delta }) {
 		kept := slices.DeleteFunc(slices.Clone(workloads), func(w string) bool { return slices.Contains(deltaWorkloads, w) })
 		if len(kept) < len(workloads) {
@@ -175,7 +187,7 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 		}
 	}
 	needed := toolNames
-	if slices.Contains(workloads, wlNoChange) {
+	if slices.Contains(workloads, wlNoChange) || slices.Contains(workloads, wlMillionNoChange) {
 		needed = append(slices.Clone(toolNames), "rsync") // it prepares no-change runs after a capped copy
 	}
 	if len(workloads) == 0 {
@@ -213,7 +225,9 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 		if err := os.MkdirAll(data, 0o755); err != nil {
 			return err
 		}
-		if out, err := exec.CommandContext(ctx, "mount", "-t", "tmpfs", "-o", "size=6g,mode=0755", "tmpfs", data).CombinedOutput(); err != nil {
+		// nr_inodes: room for a million files twice (the default is half
+		// the RAM's pages, which a small machine may not have).
+		if out, err := exec.CommandContext(ctx, "mount", "-t", "tmpfs", "-o", "size=6g,nr_inodes=4m,mode=0755", "tmpfs", data).CombinedOutput(); err != nil {
 			return fmt.Errorf("mount a tmpfs for the data (or pass -disk): %w: %s", err, out)
 		}
 		defer exec.Command("umount", "-l", data).Run()
@@ -261,7 +275,7 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 	}
 	s.spec = spec
 	s.digests = make(map[string]workload.Digest)
-	if len(workloads) > 0 {
+	if slices.ContainsFunc(workloads, func(wl string) bool { return !isScale(wl) }) {
 		logf("generating data: a %s file and %d files of %s–%s", size(spec.FileBytes), spec.TreeFiles(), size(int64(spec.MinFile)), size(int64(spec.MaxFile)))
 		start := time.Now()
 		fileDigest, treeDigest, err := workload.Generate(s.src, spec)
@@ -270,6 +284,9 @@ func runBench(ctx context.Context, o options, stdout io.Writer, logf func(string
 		}
 		s.digests = map[string]workload.Digest{wlFile: fileDigest, wlTree: treeDigest, wlNoChange: treeDigest, wlResume: fileDigest}
 		logf("generated in %.1f s: %v; %v", time.Since(start).Seconds(), fileDigest, treeDigest)
+	}
+	if err := s.generateScale(workloads); err != nil {
+		return err
 	}
 	if latency {
 		if err := s.prepareLatency(ctx, fcpPath, data); err != nil {

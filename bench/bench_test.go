@@ -37,3 +37,25 @@ func TestSize(t *testing.T) {
 		}
 	}
 }
+
+func TestPickScale(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{name: "million brings its no-change re-run", in: []string{wlTree, wlMillion}, want: []string{wlTree, wlMillion, wlMillionNoChange}},
+		{name: "the re-run brings the copy", in: []string{wlMillionNoChange, wlSparse}, want: []string{wlMillion, wlMillionNoChange, wlSparse}},
+		{name: "nothing to add", in: []string{wlFile, wlSparse}, want: []string{wlFile, wlSparse}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := pickScale(tt.in, allWorkloads); !slices.Equal(got, tt.want) {
+				t.Errorf("pickScale(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+	if copyOf(wlMillionNoChange) != wlMillion || copyOf(wlNoChange) != wlTree || copyOf(wlMillion) != "" {
+		t.Error("copyOf does not invert noChangeOf")
+	}
+}

@@ -58,6 +58,9 @@ func (s *session) target(link lab.Link) tool.Target {
 }
 
 func (s *session) job(wl string) tool.Job {
+	if isScale(wl) {
+		return s.scaleJob(wl)
+	}
 	switch wl {
 	case wlTree, wlNoChange:
 		return tool.Job{Src: filepath.Join(s.src, workload.TreeName), Dir: true, DstDir: s.dst}
@@ -69,12 +72,13 @@ func (s *session) job(wl string) tool.Job {
 
 // toolsFor returns the tools that run wl, in the session's order.
 func (s *session) toolsFor(wl string) []tool.Tool {
-	if !slices.Contains(deltaWorkloads, wl) {
+	delta, scale := slices.Contains(deltaWorkloads, wl), isScale(wl)
+	if !delta && !scale {
 		return s.tools
 	}
 	var out []tool.Tool
 	for _, t := range s.tools {
-		if t.Delta {
+		if delta && t.Delta || scale && t.Scale {
 			out = append(out, t)
 		}
 	}
@@ -94,8 +98,8 @@ func (s *session) runLink(ctx context.Context, link lab.Link, workloads []string
 	}
 	for round := 1; round <= s.o.rounds; round++ {
 		for _, wl := range workloads {
-			if wl == wlNoChange {
-				continue // runs right after each tool's tree
+			if copyOf(wl) != "" {
+				continue // runs right after each tool's copy
 			}
 			tools := s.toolsFor(wl)
 			for i := range tools {
@@ -104,8 +108,8 @@ func (s *session) runLink(ctx context.Context, link lab.Link, workloads []string
 				if err := s.cell(ctx, link, wl, t, round, order); err != nil {
 					return err
 				}
-				if wl == wlTree && slices.Contains(workloads, wlNoChange) {
-					if err := s.noChange(ctx, link, t, round, order); err != nil {
+				if nc := noChangeOf[wl]; nc != "" && slices.Contains(workloads, nc) {
+					if err := s.noChange(ctx, link, wl, t, round, order); err != nil {
 						return err
 					}
 				}
@@ -328,29 +332,30 @@ func (s *session) reap() {
 
 // noChange re-runs t onto its own copy of the tree; when that copy did not
 // finish correctly, rsync -a first makes the destination identical.
-func (s *session) noChange(ctx context.Context, link lab.Link, t tool.Tool, round, order int) error {
-	key := [3]string{link.Name, wlNoChange, t.Name}
+func (s *session) noChange(ctx context.Context, link lab.Link, copyWl string, t tool.Tool, round, order int) error {
+	ncWl := noChangeOf[copyWl]
+	key := [3]string{link.Name, ncWl, t.Name}
 	if why := s.skip[key]; why != "" {
-		s.logf("%s %s %s round %d: skipped (%s)", link.Name, wlNoChange, t.Name, round, why)
+		s.logf("%s %s %s round %d: skipped (%s)", link.Name, ncWl, t.Name, round, why)
 		return nil
 	}
 	seeded := ""
-	if n := len(s.res.Runs); n == 0 || !ownTree(s.res.Runs[n-1], link.Name, t.Name, round) {
-		if !t.Incremental && s.skip[[3]string{link.Name, wlTree, t.Name}] != "" {
+	if n := len(s.res.Runs); n == 0 || !ownCopy(s.res.Runs[n-1], link.Name, copyWl, t.Name, round) {
+		if !t.Incremental && s.skip[[3]string{link.Name, copyWl, t.Name}] != "" {
 			// It would copy everything again and hit the cap again.
-			s.logf("%s %s %s: not run; its copy of the tree hit the cap and it always copies everything", link.Name, wlNoChange, t.Name)
-			s.res.Omitted = append(s.res.Omitted, report.Omission{Link: link.Name, Workload: wlNoChange, Tool: t.Name,
+			s.logf("%s %s %s: not run; its copy of the tree hit the cap and it always copies everything", link.Name, ncWl, t.Name)
+			s.res.Omitted = append(s.res.Omitted, report.Omission{Link: link.Name, Workload: ncWl, Tool: t.Name,
 				Reason: "the tool has no way to skip unchanged files, so its no-change run is a full copy again, and its full copy hit the cap."})
 			s.skip[key] = "omitted"
 			return nil
 		}
-		s.logf("%s %s %s round %d: its copy did not finish; preparing the destination with rsync -a", link.Name, wlNoChange, t.Name, round)
-		if err := s.seed(ctx, link); err != nil {
+		s.logf("%s %s %s round %d: its copy did not finish; preparing the destination with rsync -a", link.Name, ncWl, t.Name, round)
+		if err := s.seed(ctx, link, copyWl); err != nil {
 			return err
 		}
 		seeded = "rsync"
 	}
-	run, err := s.measure(ctx, link, wlNoChange, t, round, order, false)
+	run, err := s.measure(ctx, link, ncWl, t, round, order, false)
 	if err != nil {
 		return err
 	}
@@ -362,19 +367,20 @@ func (s *session) noChange(ctx context.Context, link lab.Link, t tool.Tool, roun
 	return nil
 }
 
-// ownTree reports whether run is tool's correct copy of the tree in round.
-func ownTree(run report.Run, link, tool string, round int) bool {
-	return run.Link == link && run.Workload == wlTree && run.Tool == tool && run.Round == round && run.OK()
+// ownCopy reports whether run is tool's correct copy of workload in round.
+func ownCopy(run report.Run, link, workload, tool string, round int) bool {
+	return run.Link == link && run.Workload == workload && run.Tool == tool && run.Round == round && run.OK()
 }
 
-// seed makes the destination an exact copy of the tree with rsync -a, which
-// keeps modification times, so every tool sees it as unchanged.
-func (s *session) seed(ctx context.Context, link lab.Link) error {
+// seed makes the destination an exact copy of the tree of the workload wl
+// with rsync -a, which keeps modification times, so every tool sees it as
+// unchanged.
+func (s *session) seed(ctx context.Context, link lab.Link, wl string) error {
 	if err := s.clearDst(); err != nil {
 		return err
 	}
 	rsync, _ := tool.New("rsync", tool.Options{})
-	inv := rsync.Copy(s.target(link), s.job(wlTree))
+	inv := rsync.Copy(s.target(link), s.job(wl))
 	log := filepath.Join(s.logs, "seed.log")
 	r, err := proc.Run(ctx, command(inv, log), seedTimeout)
 	if err != nil {
@@ -383,7 +389,7 @@ func (s *session) seed(ctx context.Context, link lab.Link) error {
 	if r.TimedOut || r.ExitCode != 0 {
 		return fmt.Errorf("rsync -a to prepare a no-change run failed: %s", proc.Tail(log, 1000))
 	}
-	return workload.Check(s.dst, workload.TreeName, s.digests[wlTree])
+	return workload.Check(s.dst, filepath.Base(s.job(wl).Src), s.digests[wl])
 }
 
 // measure runs t once on wl and checks the copy. fresh empties the
@@ -423,7 +429,7 @@ func (s *session) measure(ctx context.Context, link lab.Link, wl string, t tool.
 	run.Load1 = loadavg()
 	stop := proc.SampleUser(s.lab.UID, 100*time.Millisecond)
 	run.Start = time.Now()
-	r, err := proc.Run(ctx, command(inv, log), s.o.timeout)
+	r, err := proc.Run(ctx, command(inv, log), s.capOf(wl))
 	mem := stop()
 	if err != nil {
 		return run, err
@@ -451,11 +457,14 @@ func (s *session) measure(ctx context.Context, link lab.Link, wl string, t tool.
 	switch {
 	case run.Capped:
 		run.PartialFiles, run.PartialBytes = usage(s.dst)
-		status = fmt.Sprintf("stopped at the cap (%v) with %d files, %d bytes written", s.o.timeout, run.PartialFiles, run.PartialBytes)
+		status = fmt.Sprintf("stopped at the cap (%v) with %d files, %d bytes written", s.capOf(wl), run.PartialFiles, run.PartialBytes)
 	case run.ExitCode != 0:
 		run.Error = fmt.Sprintf("exit status %d: %s", run.ExitCode, proc.Tail(log, 400))
 		status = "FAILED: " + run.Error
 	default:
+		if wl == wlSparse {
+			run.DstAllocated = allocated(s.dst)
+		}
 		if err := workload.Check(s.dst, filepath.Base(s.job(wl).Src), s.digests[wl]); err != nil {
 			run.Error = "wrong copy: " + err.Error()
 			status = "FAILED: " + run.Error

@@ -33,7 +33,7 @@ func (s *session) newResults(spec workload.Spec, tools, workloads []string, chec
 		Settings: report.Settings{
 			Rounds: s.o.rounds, Timeout: s.o.timeout.Seconds(), DropCaches: s.o.dropCaches,
 			TCPRmem: s.lab.TCP.Rmem, TCPWmem: s.lab.TCP.Wmem, CongestionControl: s.lab.TCP.CongestionControl,
-			RcloneArgs: s.o.rcloneArgs, FcpArgs: s.o.fcpArgs,
+			RcloneArgs: s.o.rcloneArgs, FcpArgs: s.o.fcpArgs, ScaleTimeout: s.o.scaleTimeout.Seconds(),
 		},
 		Data: fmt.Sprintf("one file of %s of random bytes; a tree of %s files of %s–%s (uniform, %.0f MB in total) "+
 			"in %d × %d directories; generated from seed %d. %s",
@@ -48,12 +48,19 @@ func (s *session) newResults(spec workload.Spec, tools, workloads []string, chec
 		wlAppend:    size(spec.FileBytes) + " file, " + size(spec.AppendBytes) + " appended",
 		wlResume:    size(spec.FileBytes) + " file, resumed at half",
 	}
-	var deltaTools []string
+	var deltaTools, scaleTools []string
 	for _, t := range s.tools {
 		if t.Delta {
 			deltaTools = append(deltaTools, t.Name)
 		}
+		if t.Scale {
+			scaleTools = append(scaleTools, t.Name)
+		}
 	}
+	if !slices.ContainsFunc(workloads, func(wl string) bool { return !isScale(wl) }) {
+		r.Data = where // only scale workloads: described below
+	}
+	r.Data += s.describeScale(workloads)
 	var changes []string
 	if slices.Contains(workloads, wlOverwrite) {
 		changes = append(changes, fmt.Sprintf("*%s* writes %s at offset %d of the file (the size stays)",
@@ -73,6 +80,10 @@ func (s *session) newResults(spec workload.Spec, tools, workloads []string, chec
 			"then the same command is timed finishing the copy.", labels[wlResume], cutPoll.Milliseconds(), cutSettle.Seconds())
 	}
 	for _, wl := range workloads {
+		if l, ok := s.scaleLabel(wl, scaleTools); ok {
+			r.Workloads = append(r.Workloads, l)
+			continue
+		}
 		l := report.Label{Name: wl, Label: labels[wl]}
 		if slices.Contains(deltaWorkloads, wl) {
 			l.Tools = deltaTools

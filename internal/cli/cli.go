@@ -98,6 +98,7 @@ Nothing needs to be installed on the remote but a POSIX sh.
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			tuneGC()
 			return runCopy(cmd.Context(), copyOpts, args, env)
 		},
 	}
@@ -114,7 +115,6 @@ Nothing needs to be installed on the remote but a POSIX sh.
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to FILE, %p standing for the process id (for developers)")
 	root.PersistentFlags().MarkHidden("cpuprofile")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
-		tuneGC()
 		if cpuProfile == "" {
 			return nil
 		}

@@ -6,12 +6,13 @@
 // # Pipeline
 //
 // Every source job and the destination are scanned concurrently; the
-// streams are merged in wire.ComparePaths order (a k-way merge). Namespace changes (directories,
-// symlinks, removals, metadata) are batched into Endpoint.Apply calls;
-// regular files go to a pool of workers, each file waiting only for the
-// batch that creates its parent directory. Nothing waits for a round trip
-// per file: with a remote endpoint, many files and batches are in flight at
-// once, bounded by Options.Workers and Options.MemoryBudget.
+// streams are merged in wire.ComparePaths order (a k-way merge). Namespace
+// changes (directories, symlinks, removals, metadata) are batched into
+// Endpoint.Apply calls; regular files go to a pool of workers, each file
+// waiting only for the batch that creates its parent directory. Nothing
+// waits for a round trip per file: with a remote endpoint, many files and
+// batches are in flight at once, bounded by Options.Workers and
+// Options.MemoryBudget.
 //
 // # Memory
 //

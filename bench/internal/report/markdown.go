@@ -46,6 +46,9 @@ func (r *Results) Markdown(w io.Writer) {
 	if len(delta) > 0 {
 		r.deltaTables(w, delta, capS)
 	}
+	if scale := r.scale(); len(scale) > 0 {
+		r.scaleTables(w, scale)
+	}
 	if r.hasBytes() {
 		p("\nBytes on the wire in MB (10⁶ bytes), median of the correct runs: both directions together, as the counters of the client's network device " +
 			"count them (IP and TCP headers included, once per packet as the kernel hands it to the device: with segmentation offload once per super-packet " +
@@ -176,11 +179,11 @@ func (r *Results) table(w io.Writer, workloads []Label, tools []string, cell fun
 }
 
 // common returns the workloads that every tool runs, delta those that only
-// some do (changed files and resumed copies).
+// some do (changed files and resumed copies), scale the scale workloads.
 func (r *Results) common() []Label {
 	var out []Label
 	for _, wl := range r.Workloads {
-		if len(wl.Tools) == 0 {
+		if len(wl.Tools) == 0 && !wl.Scale {
 			out = append(out, wl)
 		}
 	}
@@ -190,7 +193,17 @@ func (r *Results) common() []Label {
 func (r *Results) delta() []Label {
 	var out []Label
 	for _, wl := range r.Workloads {
-		if len(wl.Tools) > 0 {
+		if len(wl.Tools) > 0 && !wl.Scale {
+			out = append(out, wl)
+		}
+	}
+	return out
+}
+
+func (r *Results) scale() []Label {
+	var out []Label
+	for _, wl := range r.Workloads {
+		if wl.Scale {
 			out = append(out, wl)
 		}
 	}

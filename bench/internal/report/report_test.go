@@ -197,3 +197,46 @@ func TestSVGIsWellFormed(t *testing.T) {
 		}
 	}
 }
+
+func TestMarkdownScale(t *testing.T) {
+	r := testResults()
+	r.Settings.ScaleTimeout = 600
+	r.Workloads = append(r.Workloads,
+		Label{Name: "million", Label: "1,000,000 files", Tools: []string{"rsync", "fcp"}, Scale: true, Goals: Goals{MaxRSS: 150e6}},
+		Label{Name: "million-nochange", Label: "1,000,000 files, no change", Tools: []string{"rsync", "fcp"}, Scale: true, Goals: Goals{MaxRSS: 150e6, MaxRatio: 0.5}},
+		Label{Name: "sparse", Label: "10 GiB sparse file", Tools: []string{"rsync", "fcp"}, Scale: true})
+	add := func(link, workload, tool string, secs float64, mod func(*Run)) {
+		run := Run{Link: link, Workload: workload, Tool: tool, Seconds: secs, Verified: true, ClientMaxRSS: 20 << 20, ServerRSS: 30 << 20}
+		if mod != nil {
+			mod(&run)
+		}
+		r.Runs = append(r.Runs, run)
+	}
+	add("direct", "million", "rsync", 80, nil)
+	add("direct", "million", "fcp", 60, func(run *Run) { run.ServerRSS = 200 << 20 })
+	add("direct", "million-nochange", "rsync", 10, nil)
+	add("direct", "million-nochange", "fcp", 4, nil)
+	add("wan", "million-nochange", "rsync", 10, nil)
+	add("wan", "million-nochange", "fcp", 7, nil)
+	add("direct", "sparse", "rsync", 30, func(run *Run) { run.DstAllocated = 1 << 20; run.WireTx = 2e6 })
+	add("direct", "sparse", "fcp", 1, func(run *Run) { run.DstAllocated = 1 << 20; run.WireTx = 1.5e6 })
+	var b strings.Builder
+	r.Markdown(&b)
+	md := b.String()
+	for _, want := range []string{
+		"| workload | link | rsync, s | fcp, s | fcp ÷ rsync | rsync, MiB | fcp, MiB | goals |",
+		"| 1,000,000 files | no added delay | 80.0 | **60.0** | 0.75 | 20 / 30 | 20 / 200 | missed: memory |",
+		"| 1,000,000 files, no change | no added delay | 10.0 | **4.00** | 0.4 | 20 / 30 | 20 / 30 | met |",
+		"| 1,000,000 files, no change | 50 ms RTT | 10.0 | **7.00** | 0.7 | 20 / 30 | 20 / 30 | missed: 0.7× rsync |",
+		"| 10 GiB sparse file | no added delay | 1.05 | 1.05 | 2.00 | 1.50 |",
+		"*1,000,000 files, no change*: peak RSS < 150 MB at each end, time ≤ 0.5× the peer's",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+	// The scale workloads are in neither the common nor the delta tables.
+	if strings.Contains(md, "| 1,000,000 files | no added delay | – | 80.0 | **60.0** |") || strings.Contains(md, "Changed files and an interrupted copy") {
+		t.Errorf("the scale workloads are in another table:\n%s", md)
+	}
+}

@@ -65,6 +65,8 @@ type Settings struct {
 	CongestionControl string  `json:"tcp_congestion_control"`
 	RcloneArgs        string  `json:"rclone_args"`
 	FcpArgs           string  `json:"fcp_args"`
+	// ScaleTimeout is the cap of one run of the scale workloads.
+	ScaleTimeout float64 `json:"scale_timeout_s,omitempty"`
 }
 
 // Label names a row dimension: a short name and how tables show it.
@@ -73,6 +75,11 @@ type Label struct {
 	Label string `json:"label"`
 	// Tools are the tools a workload is run with, when not all of them.
 	Tools []string `json:"tools,omitempty"`
+	// Scale marks the scale workloads (a million files, a sparse file),
+	// which have tables of their own (see scaleTables), and Goals are
+	// theirs.
+	Scale bool  `json:"scale,omitempty"`
+	Goals Goals `json:"goals,omitzero"`
 }
 
 // Runs reports whether the workload is run with tool.
@@ -142,6 +149,9 @@ type Run struct {
 	WireRx int64 `json:"wire_rx_bytes"`
 	// Cut is the untimed first run of a resume workload, killed part way.
 	Cut *Cut `json:"cut,omitempty"`
+	// DstAllocated is the space the destination's files take after the
+	// run (st_blocks), measured for the sparse workload.
+	DstAllocated int64 `json:"dst_allocated_bytes,omitempty"`
 }
 
 // WireBytes is what the run moved both ways.
@@ -191,6 +201,9 @@ type Cell struct {
 	Left      float64
 	LeftFiles []string
 	Cuts      int // runs cut as planned
+	// Allocated is the median of DstAllocated over the correct runs that
+	// measured it.
+	Allocated float64
 }
 
 // valid reports whether the cell has a time to show.
@@ -209,7 +222,7 @@ func (r *Results) omitted(link, workload, tool string) string {
 // Cell returns the summary of one tool on one workload and link; ok is
 // false when it was not run.
 func (r *Results) Cell(link, workload, tool string) (c Cell, ok bool) {
-	var bytes, left []float64
+	var bytes, left, allocated []float64
 	for _, run := range r.Runs {
 		if run.Link != link || run.Workload != workload || run.Tool != tool {
 			continue
@@ -237,6 +250,9 @@ func (r *Results) Cell(link, workload, tool string) (c Cell, ok bool) {
 			if b := run.WireBytes(); b > 0 {
 				bytes = append(bytes, float64(b))
 			}
+			if run.DstAllocated > 0 {
+				allocated = append(allocated, float64(run.DstAllocated))
+			}
 		}
 	}
 	if len(bytes) > 0 {
@@ -244,6 +260,9 @@ func (r *Results) Cell(link, workload, tool string) (c Cell, ok bool) {
 	}
 	if len(left) > 0 {
 		c.Left = median(slices.Sorted(slices.Values(left)))
+	}
+	if len(allocated) > 0 {
+		c.Allocated = median(slices.Sorted(slices.Values(allocated)))
 	}
 	if c.Runs == 0 {
 		return Cell{}, false

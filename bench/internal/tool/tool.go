@@ -31,6 +31,9 @@ type Job struct {
 	// short, for the next run to finish: rsync --partial (fcp always
 	// does).
 	KeepPartial bool
+	// Sparse asks the tool to keep the holes of sparse files: rsync -S,
+	// fcp -S (fcp also does it unasked for a file at least half holes).
+	Sparse bool
 }
 
 // Invocation is one run of a tool: its argument vector, variables added to
@@ -52,6 +55,10 @@ type Tool struct {
 	// destination, sending only what changed, and finish an interrupted
 	// copy from what arrived: rsync and fcp.
 	Delta bool
+	// Scale tools are run on the scale workloads (a million files, a
+	// sparse file): rsync and fcp. The others would take hours on a
+	// million files, and have no way to keep holes.
+	Scale bool
 	// Daemon tools need fcpd running on the server (see lab.StartFcpd).
 	Daemon bool
 }
@@ -74,13 +81,13 @@ func New(name string, o Options) (Tool, error) {
 	case "sftp":
 		return Tool{Name: name, Copy: sftp}, nil
 	case "rsync":
-		return Tool{Name: name, Copy: rsync, Incremental: true, Delta: true}, nil
+		return Tool{Name: name, Copy: rsync, Incremental: true, Delta: true, Scale: true}, nil
 	case "rclone":
 		return Tool{Name: name, Copy: func(t Target, j Job) Invocation { return rclone(t, j, o.RcloneArgs) }, Incremental: true}, nil
 	case "fcp":
-		return Tool{Name: name, Copy: func(t Target, j Job) Invocation { return fcp(t, j, o) }, Incremental: true, Delta: true}, nil
+		return Tool{Name: name, Copy: func(t Target, j Job) Invocation { return fcp(t, j, o) }, Incremental: true, Delta: true, Scale: true}, nil
 	case "fcpd":
-		return Tool{Name: name, Copy: func(t Target, j Job) Invocation { return fcpd(t, j, o) }, Incremental: true, Delta: true, Daemon: true}, nil
+		return Tool{Name: name, Copy: func(t Target, j Job) Invocation { return fcpd(t, j, o) }, Incremental: true, Delta: true, Scale: true, Daemon: true}, nil
 	}
 	return Tool{}, fmt.Errorf("unknown tool %q (known: %s)", name, strings.Join(Names, ", "))
 }
@@ -110,11 +117,14 @@ func sftpQuote(s string) string {
 // rsync -a over ssh; the same command is the no-change re-run. Over ssh
 // rsync sends deltas by default (--whole-file is the default of local
 // copies only). --partial keeps a cut copy's temporary file at the final
-// name, the basis of the next run.
+// name, the basis of the next run; -S writes runs of zeros as holes.
 func rsync(t Target, j Job) Invocation {
 	args := []string{"rsync", "-a"}
 	if j.KeepPartial {
 		args = append(args, "--partial")
+	}
+	if j.Sparse {
+		args = append(args, "-S")
 	}
 	return Invocation{Args: append(args, "-e", "ssh -F "+t.SSHConfig, j.Src, remote(t, j.DstDir+"/"))}
 }
@@ -133,6 +143,9 @@ func rclone(t Target, j Job, extra []string) Invocation {
 
 func fcp(t Target, j Job, o Options) Invocation {
 	args := append([]string{o.FcpPath, "-F", t.SSHConfig}, o.FcpArgs...)
+	if j.Sparse {
+		args = append(args, "-S")
+	}
 	return Invocation{Args: append(args, j.Src, remote(t, j.DstDir+"/"))}
 }
 
@@ -140,6 +153,9 @@ func fcp(t Target, j Job, o Options) Invocation {
 // the root "fs", with the same keys and known_hosts (ssh_config).
 func fcpd(t Target, j Job, o Options) Invocation {
 	args := append([]string{o.FcpPath, "-F", t.SSHConfig}, o.FcpArgs...)
+	if j.Sparse {
+		args = append(args, "-S")
+	}
 	return Invocation{Args: append(args, j.Src, "fcp://"+t.User+"@"+t.Host+"/fs"+j.DstDir+"/")}
 }
 

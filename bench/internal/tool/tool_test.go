@@ -21,6 +21,8 @@ func TestCommands(t *testing.T) {
 		{"rclone", tree, "RCLONE_CONFIG=/lab/rclone.conf rclone copy --transfers 16 /src/tree direct:/dst/tree"},
 		{"rclone", file, "RCLONE_CONFIG=/lab/rclone.conf rclone copy --transfers 16 /src/big.bin direct:/dst"},
 		{"fcp", tree, "/bin/fcp -F /lab/ssh_config -n 4 /src/tree u@10.0.0.2:/dst/"},
+		{"rsync", Job{Src: "/src/sparse.bin", DstDir: "/dst", Sparse: true}, "rsync -a -S -e 'ssh -F /lab/ssh_config' /src/sparse.bin u@10.0.0.2:/dst/"},
+		{"fcp", Job{Src: "/src/sparse.bin", DstDir: "/dst", Sparse: true}, "/bin/fcp -F /lab/ssh_config -n 4 -S /src/sparse.bin u@10.0.0.2:/dst/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.tool+" "+tt.job.Src, func(t *testing.T) {

@@ -24,7 +24,9 @@ const hashBufSize = 256 << 10
 // Scan implements endpoint.Endpoint. Directories are walked open, each
 // listed and its entries Lstat'ed relative to it, holding one open
 // directory and one sorted list of names per level, so memory grows with
-// depth times directory width, not with the size of the tree. An entry
+// depth times directory width, not with the size of the tree; on more
+// than one core, helpers Lstat the entries ahead of the walk (see
+// statAhead). An entry
 // that vanishes between listing and Lstat is skipped. An unreadable
 // directory, or with opts.Hash an unreadable file, ends the scan with an
 // error matching the fs error. A file that changes while it is hashed is
