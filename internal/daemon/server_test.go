@@ -387,7 +387,12 @@ func TestServeOffersNothingElse(t *testing.T) {
 		}
 		s.Close()
 	}
-	if _, err := c.Dial("tcp", "127.0.0.1:22"); err == nil {
+	// A port that is listening, so that only a refusal by fcpd fails the dial.
+	target, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer target.Close()
+	if fwd, err := c.Dial("tcp", target.Addr().String()); err == nil {
+		fwd.Close()
 		t.Error("fcpd forwarded a TCP connection")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/fcp-dev/fcp/internal/endpoint"
 	"github.com/fcp-dev/fcp/internal/wire"
-	"github.com/zeebo/blake3"
 )
 
 // Temporary names are tempPrefix, the target's name (shortened so the
@@ -97,14 +95,8 @@ func (w *fileWriter) Write(ctx context.Context, off int64, data []byte, sum wire
 		return fmt.Errorf("write %s: %w", w.rel, fs.ErrClosed)
 	case w.err != nil:
 		return w.err
-	case ctx.Err() != nil:
-		w.err = fmt.Errorf("write %s: %w", w.rel, ctx.Err())
-	case off < 0 || off > math.MaxInt64-int64(len(data)):
-		w.err = fmt.Errorf("write %s: %w: offset %d", w.rel, endpoint.ErrInvalidPath, off)
-	case blake3.Sum256(data) != sum:
-		w.err = fmt.Errorf("write %s: %d bytes at %d: %w", w.rel, len(data), off, endpoint.ErrMismatch)
 	}
-	if w.err != nil {
+	if w.err = endpoint.CheckWrite(ctx, w.rel, off, data, sum); w.err != nil {
 		return w.err
 	}
 	if _, err := w.f.WriteAt(data, off); err != nil {
@@ -124,12 +116,8 @@ func (w *fileWriter) Hole(ctx context.Context, off, n int64) error {
 		return fmt.Errorf("hole %s: %w", w.rel, fs.ErrClosed)
 	case w.err != nil:
 		return w.err
-	case ctx.Err() != nil:
-		w.err = fmt.Errorf("hole %s: %w", w.rel, ctx.Err())
-	case off < 0 || n <= 0 || off > math.MaxInt64-n:
-		w.err = fmt.Errorf("hole %s: %w: %d bytes at offset %d", w.rel, endpoint.ErrInvalidPath, n, off)
 	}
-	if w.err != nil {
+	if w.err = endpoint.CheckHole(ctx, w.rel, off, n); w.err != nil {
 		return w.err
 	}
 	w.end = max(w.end, off+n)

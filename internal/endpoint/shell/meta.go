@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 
 	"github.com/fcp-dev/fcp/internal/endpoint"
 	"github.com/fcp-dev/fcp/internal/wire"
@@ -32,12 +31,8 @@ func (w *fileWriter) Hole(ctx context.Context, off, n int64) error {
 		return fmt.Errorf("hole %s: %w", w.rel, fs.ErrClosed)
 	case w.err != nil:
 		return w.err
-	case ctx.Err() != nil:
-		w.err = fmt.Errorf("hole %s: %w", w.rel, ctx.Err())
-	case off < 0 || n <= 0 || off > math.MaxInt64-n:
-		w.err = fmt.Errorf("hole %s: %w: %d bytes at offset %d", w.rel, endpoint.ErrInvalidPath, n, off)
 	}
-	if w.err != nil {
+	if w.err = endpoint.CheckHole(ctx, w.rel, off, n); w.err != nil {
 		return w.err
 	}
 	end := off + n

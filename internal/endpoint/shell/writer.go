@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/fcp-dev/fcp/internal/endpoint"
 	"github.com/fcp-dev/fcp/internal/wire"
-	"github.com/zeebo/blake3"
 )
 
 // memLimit is the most a FileWriter keeps in memory; a larger file goes
@@ -62,14 +60,8 @@ func (w *fileWriter) Write(ctx context.Context, off int64, data []byte, sum wire
 		return fmt.Errorf("write %s: %w", w.rel, fs.ErrClosed)
 	case w.err != nil:
 		return w.err
-	case ctx.Err() != nil:
-		w.err = fmt.Errorf("write %s: %w", w.rel, ctx.Err())
-	case off < 0 || off > math.MaxInt64-int64(len(data)):
-		w.err = fmt.Errorf("write %s: %w: offset %d", w.rel, endpoint.ErrInvalidPath, off)
-	case blake3.Sum256(data) != sum:
-		w.err = fmt.Errorf("write %s: %d bytes at %d: %w", w.rel, len(data), off, endpoint.ErrMismatch)
 	}
-	if w.err != nil {
+	if w.err = endpoint.CheckWrite(ctx, w.rel, off, data, sum); w.err != nil {
 		return w.err
 	}
 	end := off + int64(len(data))
